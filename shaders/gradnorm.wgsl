@@ -1,0 +1,70 @@
+// Global L2 norm of all gradients and the clip scale of
+// torch.nn.utils.clip_grad_norm_: scale = min(1, max_norm / (norm + 1e-6)),
+// or 1 when clipping is off (max_norm = 0).
+// Two passes and no atomics: gradnorm_partial writes one sum of squares per
+// workgroup into its own slot of `partials` (each tensor window gets a range of
+// slots); gradnorm_finalize adds the slots in order. Deterministic.
+
+struct Params {
+  n: u32,         // gradnorm_partial: elements in this window; gradnorm_finalize: slots
+  first_slot: u32,
+  max_norm: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+// gradnorm_partial
+@group(0) @binding(1) var<storage, read_write> partials: array<f32>; // (slots)
+@group(0) @binding(2) var<storage, read> grad: array<f32>;          // (n)
+
+// gradnorm_finalize
+@group(0) @binding(1) var<storage, read_write> norm: array<f32>;  // (2) [global norm, clip scale]
+@group(0) @binding(2) var<storage, read> partials_f: array<f32>;  // (slots)
+
+const WG: u32 = 256u;
+
+var<workgroup> scratch: array<f32, WG>;
+
+fn reduce_sum(lane: u32, x: f32) -> f32 {
+  scratch[lane] = x;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+    if (lane < stride) {
+      scratch[lane] += scratch[lane + stride];
+    }
+    workgroupBarrier();
+  }
+  return scratch[0];
+}
+
+@compute @workgroup_size(WG)
+fn gradnorm_partial(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(local_invocation_id) lid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) groups: vec3u,
+) {
+  var s = 0.0;
+  for (var i = gid.x; i < params.n; i += groups.x * WG) {
+    let g = grad[i];
+    s += g * g;
+  }
+  s = reduce_sum(lid.x, s);
+  if (lid.x == 0u) {
+    partials[params.first_slot + wid.x] = s;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gradnorm_finalize(@builtin(local_invocation_id) lid: vec3u) {
+  var s = 0.0;
+  for (var i = lid.x; i < params.n; i += WG) {
+    s += partials_f[i];
+  }
+  s = reduce_sum(lid.x, s);
+  if (lid.x == 0u) {
+    let total = sqrt(s);
+    norm[0] = total;
+    norm[1] = select(1.0, min(1.0, params.max_norm / (total + 1e-6)), params.max_norm > 0.0);
+  }
+}

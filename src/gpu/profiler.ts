@@ -1,0 +1,107 @@
+/**
+ * Per-dispatch GPU times from timestamp queries. Where the adapter has no
+ * timestamp-query the profiler still records which kernels ran, says so
+ * (`timestamps: false`), and callers fall back to CPU-side timings.
+ */
+import type { Gpu } from './gpu.ts';
+import type { KernelWork } from './recorder.ts';
+
+export interface DispatchTiming {
+  name: string;
+  /** GPU start time in ns, relative to the first dispatch of the collection (NaN without timestamps) */
+  startNs: number;
+  durationNs: number;
+  flops: number;
+  bytes: number;
+}
+
+/** Query sets are made in blocks of this many dispatches (two queries each). */
+const BLOCK = 1024;
+
+export class Profiler {
+  readonly timestamps: boolean;
+  private readonly querySets: GPUQuerySet[] = [];
+  private readonly resolveBuffers: GPUBuffer[] = [];
+  private readonly pending: { name: string; work: KernelWork }[] = [];
+  private readonly readbacks: { buffer: GPUBuffer; count: number }[] = [];
+  private resolvedUpTo = 0;
+
+  constructor(private readonly gpu: Gpu) {
+    this.timestamps = gpu.timestamps;
+  }
+
+  /** Descriptor for the pass of the next dispatch, with its timestamp writes. */
+  passDescriptor(name: string, work: KernelWork): GPUComputePassDescriptor {
+    const index = this.pending.length;
+    this.pending.push({ name, work });
+    if (!this.timestamps) return { label: name };
+    const block = Math.floor(index / BLOCK);
+    while (this.querySets.length <= block) {
+      this.querySets.push(this.gpu.device.createQuerySet({ type: 'timestamp', count: 2 * BLOCK }));
+      this.resolveBuffers.push(
+        this.gpu.device.createBuffer({
+          size: 2 * BLOCK * 8,
+          usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+        }),
+      );
+    }
+    const slot = (index % BLOCK) * 2;
+    return {
+      label: name,
+      timestampWrites: {
+        querySet: this.querySets[block]!,
+        beginningOfPassWriteIndex: slot,
+        endOfPassWriteIndex: slot + 1,
+      },
+    };
+  }
+
+  /** Called by the recorder before finishing: copy this recording's timestamps out. */
+  resolve(encoder: GPUCommandEncoder): void {
+    if (!this.timestamps) return;
+    for (let first = this.resolvedUpTo; first < this.pending.length; ) {
+      const block = Math.floor(first / BLOCK);
+      const end = Math.min(this.pending.length, (block + 1) * BLOCK);
+      const count = end - first;
+      const slot = (first % BLOCK) * 2;
+      encoder.resolveQuerySet(this.querySets[block]!, slot, 2 * count, this.resolveBuffers[block]!, slot * 8);
+      const buffer = this.gpu.device.createBuffer({
+        size: 2 * count * 8,
+        usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+      });
+      encoder.copyBufferToBuffer(this.resolveBuffers[block]!, slot * 8, buffer, 0, 2 * count * 8);
+      this.readbacks.push({ buffer, count });
+      first = end;
+    }
+    this.resolvedUpTo = this.pending.length;
+  }
+
+  /** Every dispatch recorded since the last collect, with its time, in submission order. */
+  async collect(): Promise<DispatchTiming[]> {
+    const raw: bigint[] = [];
+    for (const { buffer } of this.readbacks) {
+      await buffer.mapAsync(GPUMapMode.READ);
+      raw.push(...new BigUint64Array(buffer.getMappedRange()));
+      buffer.unmap();
+      buffer.destroy();
+    }
+    this.readbacks.length = 0;
+    const origin = raw.length > 0 ? raw[0]! : 0n;
+    const timings = this.pending.map(({ name, work }, i): DispatchTiming => {
+      const begin = raw[2 * i];
+      const end = raw[2 * i + 1];
+      const known = begin !== undefined && end !== undefined && end >= begin;
+      return {
+        name,
+        startNs: known ? Number(begin - origin) : NaN,
+        durationNs: known ? Number(end - begin) : NaN,
+        flops: work.flops ?? 0,
+        bytes: work.bytes ?? 0,
+      };
+    });
+    this.pending.length = 0;
+    this.resolvedUpTo = 0;
+    this.gpu.raiseErrors();
+    return timings;
+  }
+}

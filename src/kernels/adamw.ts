@@ -1,0 +1,70 @@
+/**
+ * AdamW (torch.optim.AdamW semantics). The step-varying scalars live in a
+ * `Hyper` uniform buffer the caller rewrites before each step (writeAdamWHyper);
+ * the gradient clip scale is read from the GPU-side norm buffer.
+ */
+import { rowChunks, window } from '../gpu/buffers.ts';
+import type { Gpu } from '../gpu/gpu.ts';
+import type { Recorder } from '../gpu/recorder.ts';
+
+const WG = 256;
+
+export interface AdamWSettings {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+export function createAdamWHyper(gpu: Gpu): GPUBuffer {
+  return gpu.device.createBuffer({
+    label: 'adamw.hyper',
+    size: 32,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+}
+
+/** Queue the scalars of optimizer step `step` (1-based) ahead of the step's submission. */
+export function writeAdamWHyper(gpu: Gpu, hyper: GPUBuffer, s: AdamWSettings, step: number): void {
+  const values = new Float32Array([
+    s.lr,
+    s.beta1,
+    s.beta2,
+    s.eps,
+    s.weightDecay,
+    1 - Math.pow(s.beta1, step),
+    1 - Math.pow(s.beta2, step),
+    0,
+  ]);
+  gpu.write(hyper, values);
+}
+
+/**
+ * Update one tensor of n elements. `norm` holds [global norm, clip scale]
+ * (gradnormFinalize). Tensors larger than a binding are updated in windows.
+ */
+export function adamwUpdate(
+  rec: Recorder,
+  param: GPUBuffer,
+  m: GPUBuffer,
+  v: GPUBuffer,
+  grad: GPUBuffer,
+  hyper: GPUBuffer,
+  norm: GPUBuffer,
+  n: number,
+  decay: boolean,
+): void {
+  const gpu = rec.gpu;
+  const pipeline = gpu.pipeline('adamw', 'adamw_update');
+  for (const { first, count } of rowChunks(n, 1, gpu.limits.maxBindingBytes, gpu.limits.storageOffsetAlignment)) {
+    const w = (b: GPUBuffer) => window(b, first, count);
+    rec.dispatch(
+      'adamw_update',
+      pipeline,
+      [gpu.uniform([count, decay ? 1 : 0]), w(param), w(m), w(v), w(grad), hyper, norm],
+      [gpu.groupsFor(count, WG)],
+      { flops: 16 * count, bytes: 4 * 7 * count },
+    );
+  }
+}

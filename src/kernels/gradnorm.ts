@@ -1,0 +1,56 @@
+/**
+ * Global gradient norm and clip scale, computed on the GPU in two passes with
+ * no atomics. A `GradNormPlan` assigns each gradient window its own range of
+ * partial-sum slots, so the sum is deterministic.
+ */
+import { rowChunks, window } from '../gpu/buffers.ts';
+import type { Gpu } from '../gpu/gpu.ts';
+import type { Recorder } from '../gpu/recorder.ts';
+
+const WG = 256;
+/** Workgroups per window: enough to fill a GPU, few enough to keep the final sum short. */
+const MAX_GROUPS = 64;
+
+export interface GradNormPlan {
+  windows: { buffer: GPUBuffer; first: number; count: number; slot: number; groups: number }[];
+  slots: number;
+}
+
+export function planGradNorm(gpu: Gpu, grads: readonly { buffer: GPUBuffer; size: number }[]): GradNormPlan {
+  const windows: GradNormPlan['windows'] = [];
+  let slots = 0;
+  for (const { buffer, size } of grads) {
+    for (const { first, count } of rowChunks(size, 1, gpu.limits.maxBindingBytes, gpu.limits.storageOffsetAlignment)) {
+      const groups = Math.min(MAX_GROUPS, Math.ceil(count / WG));
+      windows.push({ buffer, first, count, slot: slots, groups });
+      slots += groups;
+    }
+  }
+  return { windows, slots };
+}
+
+/**
+ * norm[0] = global L2 norm of every gradient in the plan; norm[1] = the clip
+ * scale min(1, maxNorm / (norm + 1e-6)), or 1 when maxNorm is 0.
+ * `partials` holds plan.slots floats.
+ */
+export function gradNorm(rec: Recorder, norm: GPUBuffer, partials: GPUBuffer, plan: GradNormPlan, maxNorm: number): void {
+  const gpu = rec.gpu;
+  const partial = gpu.pipeline('gradnorm', 'gradnorm_partial');
+  for (const w of plan.windows) {
+    rec.dispatch(
+      'gradnorm_partial',
+      partial,
+      [gpu.uniform([w.count, w.slot], [0]), partials, window(w.buffer, w.first, w.count)],
+      [w.groups],
+      { flops: 2 * w.count, bytes: 4 * w.count },
+    );
+  }
+  rec.dispatch(
+    'gradnorm_finalize',
+    gpu.pipeline('gradnorm', 'gradnorm_finalize'),
+    [gpu.uniform([plan.slots, 0], [maxNorm]), norm, partials],
+    [1],
+    { flops: plan.slots, bytes: 4 * plan.slots },
+  );
+}
