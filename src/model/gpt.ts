@@ -1,0 +1,397 @@
+/**
+ * GPT-2 on the GPU: parameters, gradients and activations as named buffers,
+ * and the forward and backward passes recorded from the kernels. A training
+ * step (forward, backward, AdamW) is one command encoder, submitted once, and
+ * reads back only the loss and the gradient norm.
+ */
+import { window } from '../gpu/buffers.ts';
+import type { Gpu } from '../gpu/gpu.ts';
+import type { Profiler } from '../gpu/profiler.ts';
+import { Recorder } from '../gpu/recorder.ts';
+import { attentionBackward, attentionForward } from '../kernels/attention.ts';
+import { crossentropyBackward, crossentropyForward, lossSum } from '../kernels/crossentropy.ts';
+import { encoderBackward, encoderForward, vocabWindows } from '../kernels/encoder.ts';
+import { geluBackward, geluForward } from '../kernels/gelu.ts';
+import { layernormBackward, layernormForward } from '../kernels/layernorm.ts';
+import { gemm, matmulBackward, matmulForward } from '../kernels/matmul.ts';
+import { residualForward } from '../kernels/residual.ts';
+import { allocateActivations, planBatch, type Activations, type BatchPlan } from './activations.ts';
+import { validateConfig, type GPTConfig } from './config.ts';
+import { parameterTable, type ParamSpec } from './params.ts';
+
+/** A batch of B sequences of T tokens, row-major (B,T). */
+export interface Batch {
+  tokens: Int32Array;
+  /** next-token targets; ignored where the weight is 0 */
+  targets: Int32Array;
+  /**
+   * Loss weight per position, 0 to mask it (e.g. SFT prompts). Normalised to
+   * sum to 1, so the loss is the mean over counted positions. Default: all 1.
+   */
+  weights?: Float32Array;
+}
+
+/** A parameter tensor on the GPU with its gradient. */
+export interface ParamTensor {
+  spec: ParamSpec;
+  value: GPUBuffer;
+  grad: GPUBuffer;
+}
+
+interface MicroInputs {
+  tokens: GPUBuffer; // (b,T) i32
+  targets: GPUBuffer; // (b,T) i32
+  weights: GPUBuffer; // (b,T) f32
+}
+
+export interface StepResult {
+  loss: number;
+  /** global gradient L2 norm before clipping (NaN when not computed) */
+  gradNorm: number;
+}
+
+/** Records the optimizer's update into a step's encoder (see train/adamw.ts). */
+export interface StepOptimizer {
+  /** called before recording: upload this step's scalars */
+  prepare(): void;
+  record(rec: Recorder): void;
+  /** [global norm, clip scale] on the GPU */
+  readonly norm: GPUBuffer;
+}
+
+export class GPT {
+  readonly config: GPTConfig;
+  readonly plan: BatchPlan;
+  readonly params: ParamTensor[];
+  private readonly byName: Map<string, ParamTensor>;
+  private readonly acts: Activations;
+  private readonly inputs: MicroInputs[];
+  /** [0] = loss of the last forward pass */
+  private readonly stats: GPUBuffer;
+  /** loss sum of each micro-batch, added into stats[0] */
+  private readonly microLosses: GPUBuffer;
+  /** mappable copy of [loss, norm, scale] */
+  private readonly readback: GPUBuffer;
+
+  /** A model for batches of exactly `batchSize` sequences of `seqLen` tokens. */
+  constructor(
+    readonly gpu: Gpu,
+    config: GPTConfig,
+    batchSize: number,
+    seqLen: number,
+  ) {
+    this.config = validateConfig({ ...config });
+    this.plan = planBatch(gpu, this.config, batchSize, seqLen);
+    this.params = parameterTable(this.config).map((spec) => ({
+      spec,
+      value: gpu.createBuffer(`param.${spec.name}`, spec.size * 4),
+      grad: gpu.createBuffer(`grad.${spec.name}`, spec.size * 4),
+    }));
+    this.byName = new Map(this.params.map((p) => [p.spec.name, p]));
+    this.acts = allocateActivations(gpu, this.config, this.plan);
+    const rows = this.plan.micro * seqLen;
+    this.inputs = Array.from({ length: this.plan.microBatches }, (_, k) => ({
+      tokens: gpu.createBuffer(`input.${k}.tokens`, rows * 4),
+      targets: gpu.createBuffer(`input.${k}.targets`, rows * 4),
+      weights: gpu.createBuffer(`input.${k}.weights`, rows * 4),
+    }));
+    this.stats = gpu.createBuffer('stats', 4);
+    this.microLosses = gpu.createBuffer('microLosses', this.plan.microBatches * 4);
+    this.readback = gpu.device.createBuffer({
+      label: 'stats.readback',
+      size: 16,
+      usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
+    });
+  }
+
+  get batchSize(): number {
+    return this.plan.B;
+  }
+
+  get seqLen(): number {
+    return this.plan.T;
+  }
+
+  param(name: string): ParamTensor {
+    const p = this.byName.get(name);
+    if (!p) throw new Error(`no parameter named "${name}"`);
+    return p;
+  }
+
+  /** Upload parameters (internal layout, see params.ts); every tensor must be given. */
+  setParameters(values: ReadonlyMap<string, Float32Array>): void {
+    for (const p of this.params) {
+      const data = values.get(p.spec.name);
+      if (!data) throw new Error(`missing parameter ${p.spec.name}`);
+      if (data.length !== p.spec.size) {
+        throw new Error(`parameter ${p.spec.name} has ${data.length} values, expected ${p.spec.size} (shape [${p.spec.shape}])`);
+      }
+      this.gpu.write(p.value, data);
+    }
+  }
+
+  async getParameters(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const p of this.params) out.set(p.spec.name, await this.gpu.readF32(p.value, 0, p.spec.size));
+    return out;
+  }
+
+  async getGradients(): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const p of this.params) out.set(p.spec.name, await this.gpu.readF32(p.grad, 0, p.spec.size));
+    return out;
+  }
+
+  /** Validate a batch and queue its upload. */
+  upload(batch: Batch): void {
+    const { B, T, micro } = this.plan;
+    const V = this.config.vocabSize;
+    const n = B * T;
+    if (batch.tokens.length !== n || batch.targets.length !== n) {
+      throw new Error(`batch must hold ${B}x${T} tokens and targets, got ${batch.tokens.length} and ${batch.targets.length}`);
+    }
+    const weights = batch.weights ?? new Float32Array(n).fill(1);
+    if (weights.length !== n) throw new Error(`batch weights must hold ${n} values, got ${weights.length}`);
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const tok = batch.tokens[i]!;
+      if (!(tok >= 0 && tok < V)) throw new Error(`token id ${tok} at position ${i} is outside the vocabulary [0, ${V})`);
+      const w = weights[i]!;
+      if (!(w >= 0) || !Number.isFinite(w)) throw new Error(`loss weight ${w} at position ${i} must be finite and >= 0`);
+      if (w > 0) {
+        const tgt = batch.targets[i]!;
+        if (!(tgt >= 0 && tgt < V)) throw new Error(`target id ${tgt} at position ${i} is outside the vocabulary [0, ${V})`);
+      }
+      total += w;
+    }
+    if (total === 0) throw new Error('batch has no position that counts toward the loss (all weights are 0)');
+    const normalized = new Float32Array(n);
+    for (let i = 0; i < n; i++) normalized[i] = weights[i]! / total;
+    for (let k = 0; k < this.plan.microBatches; k++) {
+      const first = k * micro * T;
+      const end = Math.min(n, first + micro * T);
+      const input = this.inputs[k]!;
+      this.gpu.write(input.tokens, batch.tokens.subarray(first, end));
+      this.gpu.write(input.targets, batch.targets.subarray(first, end));
+      this.gpu.write(input.weights, normalized.subarray(first, end));
+    }
+  }
+
+  /** The batch's mean loss, forward only. */
+  async loss(batch: Batch, profiler?: Profiler): Promise<number> {
+    this.upload(batch);
+    const rec = new Recorder(this.gpu, profiler);
+    for (let k = 0; k < this.plan.microBatches; k++) this.recordMicroBatch(rec, k, false);
+    lossSum(rec, this.stats, 0, this.microLosses, this.plan.microBatches);
+    rec.copy(this.stats, 0, this.readback, 0, 4);
+    rec.submit();
+    return (await this.readStats())[0]!;
+  }
+
+  /**
+   * The logits (B,T,V) of a forward pass. For tests and small batches: the
+   * batch must fit in one micro-batch and one classifier chunk.
+   */
+  async logits(batch: Batch): Promise<Float32Array> {
+    const { B, T, microBatches, classifierRows } = this.plan;
+    if (microBatches !== 1 || classifierRows !== B * T) {
+      throw new Error('logits() needs the whole batch in one micro-batch and one classifier chunk');
+    }
+    this.upload(batch);
+    const rec = new Recorder(this.gpu);
+    this.recordMicroBatch(rec, 0, false);
+    rec.submit();
+    return this.gpu.readF32(this.acts.logits, 0, B * T * this.config.vocabSize);
+  }
+
+  /** Gradients of the batch's mean loss into the grad buffers (zeroed first); returns the loss. */
+  async backward(batch: Batch, profiler?: Profiler): Promise<number> {
+    this.upload(batch);
+    const rec = new Recorder(this.gpu, profiler);
+    this.recordGradients(rec);
+    rec.copy(this.stats, 0, this.readback, 0, 4);
+    rec.submit();
+    return (await this.readStats())[0]!;
+  }
+
+  /** Forward, backward and the optimizer's update, in one submission. */
+  async trainStep(batch: Batch, optimizer: StepOptimizer, profiler?: Profiler): Promise<StepResult> {
+    this.upload(batch);
+    optimizer.prepare();
+    const rec = new Recorder(this.gpu, profiler);
+    this.recordGradients(rec);
+    optimizer.record(rec);
+    rec.copy(this.stats, 0, this.readback, 0, 4);
+    rec.copy(optimizer.norm, 0, this.readback, 4, 8);
+    rec.submit();
+    const [loss, gradNorm] = await this.readStats();
+    return { loss: loss!, gradNorm: gradNorm! };
+  }
+
+  destroy(): void {
+    const { layers, ...shared } = this.acts;
+    const all = [
+      ...this.params.flatMap((p) => [p.value, p.grad]),
+      ...Object.values(shared),
+      ...layers.flatMap((l) => Object.values(l)),
+      ...this.inputs.flatMap((i) => [i.tokens, i.targets, i.weights]),
+      this.stats,
+      this.microLosses,
+      this.readback,
+    ];
+    for (const b of all) b.destroy();
+    this.gpu.clearBindGroups();
+  }
+
+  private async readStats(): Promise<Float32Array> {
+    await this.readback.mapAsync(GPUMapMode.READ);
+    const values = new Float32Array(this.readback.getMappedRange().slice(0));
+    this.readback.unmap();
+    this.gpu.raiseErrors();
+    return values;
+  }
+
+  private recordGradients(rec: Recorder): void {
+    for (const p of this.params) rec.clear(p.grad);
+    for (let k = 0; k < this.plan.microBatches; k++) {
+      this.recordMicroBatch(rec, k, true);
+      this.recordBackward(rec, k);
+    }
+    lossSum(rec, this.stats, 0, this.microLosses, this.plan.microBatches);
+  }
+
+  /** Sequences in micro-batch k. */
+  private sequences(k: number): number {
+    const { B, micro } = this.plan;
+    return Math.min(micro, B - k * micro);
+  }
+
+  /**
+   * Forward pass of micro-batch k through the loss. With `train`, the
+   * classifier also leaves dlnf, the loss gradient at the final LayerNorm's output.
+   */
+  private recordMicroBatch(rec: Recorder, k: number, train: boolean): void {
+    const { nLayer: L, nEmbd: C, nHead: NH, vocabSize: V } = this.config;
+    const T = this.plan.T;
+    const b = this.sequences(k);
+    const N = b * T;
+    const a = this.acts;
+    const input = this.inputs[k]!;
+    const w = (name: string) => this.param(name).value;
+
+    encoderForward(rec, a.encoded, input.tokens, w('wte.weight'), w('wpe.weight'), b, T, C, V);
+    for (let l = 0; l < L; l++) {
+      const h = `h.${l}.`;
+      const act = a.layers[l]!;
+      const resIn = l === 0 ? a.encoded : a.layers[l - 1]!.res3;
+      layernormForward(rec, act.ln1, act.ln1Mean, act.ln1Rstd, resIn, w(`${h}ln_1.weight`), w(`${h}ln_1.bias`), N, C);
+      matmulForward(rec, act.qkv, act.ln1, w(`${h}attn.c_attn.weight`), w(`${h}attn.c_attn.bias`), N, C, 3 * C);
+      attentionForward(rec, act.atty, act.att, act.qkv, b, T, C, NH);
+      matmulForward(rec, a.proj, act.atty, w(`${h}attn.c_proj.weight`), w(`${h}attn.c_proj.bias`), N, C, C);
+      residualForward(rec, act.res2, resIn, a.proj, N * C);
+      layernormForward(rec, act.ln2, act.ln2Mean, act.ln2Rstd, act.res2, w(`${h}ln_2.weight`), w(`${h}ln_2.bias`), N, C);
+      matmulForward(rec, act.fch, act.ln2, w(`${h}mlp.c_fc.weight`), w(`${h}mlp.c_fc.bias`), N, C, 4 * C);
+      geluForward(rec, act.fchGelu, act.fch, N * 4 * C);
+      matmulForward(rec, a.proj, act.fchGelu, w(`${h}mlp.c_proj.weight`), w(`${h}mlp.c_proj.bias`), N, 4 * C, C);
+      residualForward(rec, act.res3, act.res2, a.proj, N * C);
+    }
+    const last = a.layers[L - 1]!.res3;
+    layernormForward(rec, a.lnf, a.lnfMean, a.lnfRstd, last, w('ln_f.weight'), w('ln_f.bias'), N, C);
+    this.recordClassifier(rec, k, N, train);
+    lossSum(rec, this.microLosses, k, a.losses, N);
+  }
+
+  /**
+   * The tied LM head and the loss, in chunks of rows (so the logits fit one
+   * binding) and windows of the vocabulary (so wte does).
+   */
+  private recordClassifier(rec: Recorder, k: number, N: number, train: boolean): void {
+    const { nEmbd: C, vocabSize: V } = this.config;
+    const a = this.acts;
+    const input = this.inputs[k]!;
+    const wte = this.param('wte.weight');
+    const vocab = vocabWindows(this.gpu, V, C);
+    for (let r0 = 0; r0 < N; r0 += this.plan.classifierRows) {
+      const R = Math.min(this.plan.classifierRows, N - r0);
+      const lnf = window(a.lnf, r0 * C, R * C);
+      const logits = window(a.logits, 0, R * V);
+      for (const { first, count } of vocab) {
+        gemm(
+          rec,
+          { binding: logits, ld: V, offset: first },
+          { binding: lnf, ld: C },
+          { binding: window(wte.value, first * C, count * C), ld: C, transposed: true },
+          R,
+          count,
+          C,
+          { name: 'matmul_lm_head' },
+        );
+      }
+      const rows = (buf: GPUBuffer) => window(buf, r0, R);
+      if (!train) {
+        crossentropyForward(rec, rows(a.losses), logits, rows(input.targets), rows(input.weights), R, V);
+        continue;
+      }
+      crossentropyBackward(rec, logits, rows(a.losses), rows(input.targets), rows(input.weights), R, V);
+      const dlnf = window(a.dlnf, r0 * C, R * C);
+      vocab.forEach(({ first, count }, i) => {
+        // dlnf(R,C) = dlogits(R,V) wte(V,C), summed over vocabulary windows
+        gemm(
+          rec,
+          { binding: dlnf, ld: C },
+          { binding: logits, ld: V, offset: first },
+          { binding: window(wte.value, first * C, count * C), ld: C },
+          R,
+          C,
+          count,
+          { accumulate: i > 0, name: 'matmul_lm_head_dinp' },
+        );
+        // dwte(window) += dlogits(R, window)^T lnf(R,C)
+        gemm(
+          rec,
+          { binding: window(wte.grad, first * C, count * C), ld: C },
+          { binding: logits, ld: V, offset: first, transposed: true },
+          { binding: lnf, ld: C },
+          count,
+          C,
+          R,
+          { accumulate: true, name: 'matmul_lm_head_dweight' },
+        );
+      });
+    }
+  }
+
+  private recordBackward(rec: Recorder, k: number): void {
+    const { nLayer: L, nEmbd: C, nHead: NH, vocabSize: V } = this.config;
+    const T = this.plan.T;
+    const b = this.sequences(k);
+    const N = b * T;
+    const a = this.acts;
+    const p = (name: string) => this.param(name);
+
+    const lnf = p('ln_f.weight');
+    layernormBackward(rec, a.dresA, lnf.grad, p('ln_f.bias').grad, a.dlnf, null, a.layers[L - 1]!.res3, lnf.value, a.lnfMean, a.lnfRstd, N, C);
+    // The residual stream's gradient is in dresA at the top of every layer.
+    for (let l = L - 1; l >= 0; l--) {
+      const h = `h.${l}.`;
+      const act = a.layers[l]!;
+      const resIn = l === 0 ? a.encoded : a.layers[l - 1]!.res3;
+      const fcProj = p(`${h}mlp.c_proj.weight`);
+      matmulBackward(rec, a.d4C, fcProj.grad, p(`${h}mlp.c_proj.bias`).grad, a.dresA, act.fchGelu, fcProj.value, N, 4 * C, C);
+      geluBackward(rec, a.d4C2, a.d4C, act.fch, N * 4 * C);
+      const fc = p(`${h}mlp.c_fc.weight`);
+      matmulBackward(rec, a.dC, fc.grad, p(`${h}mlp.c_fc.bias`).grad, a.d4C2, act.ln2, fc.value, N, C, 4 * C);
+      const ln2 = p(`${h}ln_2.weight`);
+      layernormBackward(rec, a.dresB, ln2.grad, p(`${h}ln_2.bias`).grad, a.dC, a.dresA, act.res2, ln2.value, act.ln2Mean, act.ln2Rstd, N, C);
+      const proj = p(`${h}attn.c_proj.weight`);
+      matmulBackward(rec, a.dC, proj.grad, p(`${h}attn.c_proj.bias`).grad, a.dresB, act.atty, proj.value, N, C, C);
+      attentionBackward(rec, a.d3C, a.dpreatt, a.dC, act.qkv, act.att, b, T, C, NH);
+      const qkv = p(`${h}attn.c_attn.weight`);
+      matmulBackward(rec, a.dC, qkv.grad, p(`${h}attn.c_attn.bias`).grad, a.d3C, act.ln1, qkv.value, N, C, 3 * C);
+      const ln1 = p(`${h}ln_1.weight`);
+      layernormBackward(rec, a.dresA, ln1.grad, p(`${h}ln_1.bias`).grad, a.dC, a.dresB, resIn, ln1.value, act.ln1Mean, act.ln1Rstd, N, C);
+    }
+    const tokens = this.inputs[k]!.tokens;
+    encoderBackward(rec, p('wte.weight').grad, p('wpe.weight').grad, a.links, a.dresA, tokens, b, T, C, V);
+  }
+}
