@@ -65,6 +65,9 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> 
     maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
     maxComputeWorkgroupSizeX: a.maxComputeWorkgroupSizeX,
     maxComputeWorkgroupSizeY: a.maxComputeWorkgroupSizeY,
+    // Finer alignment lets tensors split into windows at finer row steps.
+    minStorageBufferOffsetAlignment: a.minStorageBufferOffsetAlignment,
+    minUniformBufferOffsetAlignment: a.minUniformBufferOffsetAlignment,
   };
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
 

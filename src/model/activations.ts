@@ -64,6 +64,13 @@ export function planBatch(gpu: Gpu, config: GPTConfig, B: number, T: number): Ba
     throw new Error(`sequence length ${T} exceeds the model's context of ${config.nPositions} positions`);
   }
   const limit = gpu.limits.maxBindingBytes;
+  // wte is bound in vocabulary windows; every other weight is bound whole.
+  const widestWeight = 4 * Math.max(4 * C * C, config.nPositions * C);
+  if (widestWeight > limit) {
+    throw new Error(
+      `a ${widestWeight}-byte weight matrix (n_embd=${C}) exceeds this device's storage binding limit of ${limit} bytes`,
+    );
+  }
   // The largest per-sequence tensors: attention probabilities and the MLP's hidden layer.
   const perSequence = 4 * Math.max(NH * T * T, 4 * T * C, 3 * T * C);
   if (perSequence > limit) {
