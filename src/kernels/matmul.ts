@@ -29,6 +29,26 @@ export interface GemmOptions {
   bias?: Binding | null;
   /** name in profiles */
   name?: string;
+  /**
+   * Kernel variant; by default `vec4` wherever the operands allow it
+   * (vec4Eligible) and `scalar` elsewhere.
+   */
+  variant?: MatmulVariant;
+}
+
+export type MatmulVariant = 'scalar' | 'vec4';
+
+function bindingOffset(b: Binding): number {
+  return 'buffer' in b ? b.offset : 0;
+}
+
+/**
+ * matmul_vec4 reads each operand as vec4s along its contiguous dimension, so
+ * that dimension's stride and the element offsets must be multiples of 4 and
+ * the bindings 16-byte aligned.
+ */
+export function vec4Eligible(a: Operand, b: Operand): boolean {
+  return [a, b].every((o) => o.ld % 4 === 0 && (o.offset ?? 0) % 4 === 0 && bindingOffset(o.binding) % 16 === 0);
 }
 
 /** C(M,N) (+)= A(M,K) B(K,N) (+ bias). */
@@ -44,7 +64,11 @@ export function gemm(
 ): void {
   const gpu = rec.gpu;
   const bias = options.bias ?? null;
-  const pipeline = gpu.pipeline('matmul', 'matmul', {
+  const variant = options.variant ?? (vec4Eligible(a, b) ? 'vec4' : 'scalar');
+  if (variant === 'vec4' && !vec4Eligible(a, b)) {
+    throw new Error(`${options.name ?? 'matmul'}: the vec4 variant needs strides and offsets that are multiples of 4`);
+  }
+  const pipeline = gpu.pipeline('matmul', variant === 'vec4' ? 'matmul_vec4' : 'matmul', {
     TRANS_A: a.transposed ?? false,
     TRANS_B: b.transposed ?? false,
     ACCUMULATE: options.accumulate ?? false,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/gpu.ts';
-import { gemm, matmulBackward, matmulForward } from '../../src/kernels/matmul.ts';
+import { gemm, matmulBackward, matmulForward, type MatmulVariant } from '../../src/kernels/matmul.ts';
 import * as ref from '../../src/reference/index.ts';
 import { expectClose, ODD, randn, Rng, run, testGpu, upload, zeros } from '../helpers.ts';
 
@@ -53,6 +53,43 @@ describe.each(SHAPES)('matmul %s (M=%i K=%i N=%i)', (_name, M, K, N) => {
     expectClose(await gpu.readF32(dinp, 0, M * K), expDinp, 'dinp', tol);
     expectClose(await gpu.readF32(dweight, 0, N * K), expDweight, 'dweight', tol);
     expectClose(await gpu.readF32(dbias, 0, N), expDbias, 'dbias', tol);
+  });
+});
+
+// Every layout (A and B each stored plain or transposed) in both variants, with
+// K, M, N not multiples of 4 where the variant allows it.
+const LAYOUTS = [false, true].flatMap((ta) => [false, true].map((tb) => [ta, tb] as const));
+describe.each(['scalar', 'vec4'] as MatmulVariant[])('gemm %s variant', (variant) => {
+  it.each(LAYOUTS)('TRANS_A=%s TRANS_B=%s, accumulate and bias', async (ta, tb) => {
+    // vec4 needs the contiguous dimension of each operand to be a multiple of 4.
+    const [M, N, K] = variant === 'vec4' ? [ta ? 12 : 13, tb ? 21 : 24, !ta || tb ? 28 : 27] : [13, 21, 27];
+    const rng = new Rng(ta ? 1 : 2 + (tb ? 10 : 0));
+    const a = randn(rng, M * K);
+    const b = randn(rng, K * N);
+    const c0 = randn(rng, M * N);
+    const bias = randn(rng, N);
+    const c = upload(gpu, 'c', c0);
+    await run(gpu, (rec) =>
+      gemm(
+        rec,
+        { binding: c, ld: N },
+        { binding: upload(gpu, 'a', a), ld: ta ? M : K, transposed: ta },
+        { binding: upload(gpu, 'b', b), ld: tb ? K : N, transposed: tb },
+        M,
+        N,
+        K,
+        { accumulate: true, bias: upload(gpu, 'bias', bias), variant },
+      ),
+    );
+    const expected = c0.slice();
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let sum = bias[n]!;
+        for (let k = 0; k < K; k++) sum += a[ta ? k * M + m : m * K + k]! * b[tb ? n * K + k : k * N + n]!;
+        expected[m * N + n]! += sum;
+      }
+    }
+    expectClose(await gpu.readF32(c, 0, M * N), expected, 'c', { rtol: 1e-5, atol: 1e-5 });
   });
 });
 

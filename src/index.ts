@@ -1,0 +1,38 @@
+/**
+ * The public API of webgpu-rlhf, shared by the CLI and the browser demo.
+ * Nothing reachable from here imports a Node-only module.
+ */
+export { requestGpu, type RequestGpuOptions } from './gpu/device.ts';
+export { Gpu, type GpuInfo, type GpuLimits } from './gpu/gpu.ts';
+export { Recorder, type KernelWork } from './gpu/recorder.ts';
+export { Profiler, type DispatchTiming } from './gpu/profiler.ts';
+export { summarizeByKernel, toChromeTrace, type KernelSummary } from './gpu/profile-report.ts';
+export type { Binding, BufferWindow } from './gpu/buffers.ts';
+
+export {
+  PRESETS,
+  BYTES_VOCAB,
+  GPT2_VOCAB,
+  preset,
+  validateConfig,
+  parameterCount,
+  type GPTConfig,
+  type PresetName,
+} from './model/config.ts';
+export { parameterTable, initParameters, type ParamSpec } from './model/params.ts';
+export { GPT, type Batch, type ParamTensor, type StepResult, type StepOptimizer } from './model/gpt.ts';
+export type { BatchPlan } from './model/activations.ts';
+export { AdamW, ADAMW_DEFAULTS, type AdamWConfig } from './train/adamw.ts';
+
+export {
+  parseSafetensors,
+  serializeSafetensors,
+  tensorToFloat32,
+  tensorToInt32,
+  type SafeTensor,
+  type DType,
+} from './io/safetensors.ts';
+export { configFromHF, configToHF, paramsFromHF, paramsToHF } from './io/hf-gpt2.ts';
+
+export * as kernels from './kernels/index.ts';
+export * as reference from './reference/index.ts';
