@@ -59,11 +59,20 @@ export interface StepOptimizer {
   readonly norm: GPUBuffer;
 }
 
+export interface GPTOptions {
+  /**
+   * Use another model's parameter and gradient buffers instead of allocating
+   * new ones: the same weights at another batch shape (evaluation, generation).
+   */
+  shareParametersWith?: GPT;
+}
+
 export class GPT {
   readonly config: GPTConfig;
   readonly plan: BatchPlan;
   readonly params: ParamTensor[];
   private readonly byName: Map<string, ParamTensor>;
+  private readonly ownsParameters: boolean;
   private readonly acts: Activations;
   private readonly inputs: MicroInputs[];
   /** [0] = loss of the last forward pass */
@@ -79,14 +88,25 @@ export class GPT {
     config: GPTConfig,
     batchSize: number,
     seqLen: number,
+    options: GPTOptions = {},
   ) {
     this.config = validateConfig({ ...config });
     this.plan = planBatch(gpu, this.config, batchSize, seqLen);
-    this.params = parameterTable(this.config).map((spec) => ({
-      spec,
-      value: gpu.createBuffer(`param.${spec.name}`, spec.size * 4),
-      grad: gpu.createBuffer(`grad.${spec.name}`, spec.size * 4),
-    }));
+    const owner = options.shareParametersWith;
+    if (owner) {
+      if (JSON.stringify(owner.config) !== JSON.stringify(this.config)) {
+        throw new Error('shareParametersWith needs a model of the same config');
+      }
+      this.params = owner.params;
+      this.ownsParameters = false;
+    } else {
+      this.params = parameterTable(this.config).map((spec) => ({
+        spec,
+        value: gpu.createBuffer(`param.${spec.name}`, spec.size * 4),
+        grad: gpu.createBuffer(`grad.${spec.name}`, spec.size * 4),
+      }));
+      this.ownsParameters = true;
+    }
     this.byName = new Map(this.params.map((p) => [p.spec.name, p]));
     this.acts = allocateActivations(gpu, this.config, this.plan);
     const rows = this.plan.micro * seqLen;
@@ -231,7 +251,7 @@ export class GPT {
   destroy(): void {
     const { layers, ...shared } = this.acts;
     const all = [
-      ...this.params.flatMap((p) => [p.value, p.grad]),
+      ...(this.ownsParameters ? this.params.flatMap((p) => [p.value, p.grad]) : []),
       ...Object.values(shared),
       ...layers.flatMap((l) => Object.values(l)),
       ...this.inputs.flatMap((i) => [i.tokens, i.targets, i.weights]),
