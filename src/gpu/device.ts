@@ -72,10 +72,8 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> 
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits });
 
   const info = adapter.info;
-  const name = [info.vendor, info.architecture, info.device, info.description]
-    .filter((s) => s && s.length > 0)
-    .join(' ')
-    .trim();
+  // The description names the driver and device best where there is one.
+  const name = (info.description || [info.vendor, info.architecture, info.device].filter((s) => s).join(' ')).trim();
   const limits: GpuLimits = {
     maxBindingBytes: Math.min(device.limits.maxStorageBufferBindingSize, options.maxBindingBytes ?? Infinity),
     maxBufferBytes: device.limits.maxBufferSize,

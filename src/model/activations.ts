@@ -58,7 +58,8 @@ export interface BatchPlan {
   classifierRows: number;
 }
 
-export function planBatch(gpu: Gpu, config: GPTConfig, B: number, T: number): BatchPlan {
+/** `maxMicro` caps the sequences per micro-batch (gradient accumulation). */
+export function planBatch(gpu: Gpu, config: GPTConfig, B: number, T: number, maxMicro = B): BatchPlan {
   const { nEmbd: C, nHead: NH, vocabSize: V } = config;
   if (T > config.nPositions) {
     throw new Error(`sequence length ${T} exceeds the model's context of ${config.nPositions} positions`);
@@ -79,7 +80,7 @@ export function planBatch(gpu: Gpu, config: GPTConfig, B: number, T: number): Ba
         `storage binding limit of ${limit} bytes; use a shorter sequence length`,
     );
   }
-  const micro = Math.min(B, Math.floor(limit / perSequence));
+  const micro = Math.max(1, Math.min(B, maxMicro, Math.floor(limit / perSequence)));
   // Classifier chunks start at row offsets that keep every per-row tensor's
   // binding aligned: a multiple of alignment/4 rows works for all of them.
   const rows = micro * T;

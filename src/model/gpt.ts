@@ -65,6 +65,11 @@ export interface GPTOptions {
    * new ones: the same weights at another batch shape (evaluation, generation).
    */
   shareParametersWith?: GPT;
+  /**
+   * At most this many sequences per micro-batch (gradient accumulation: a
+   * batch of B·G sequences in micro-batches of B). Default: as many as fit.
+   */
+  microBatchSize?: number;
 }
 
 export class GPT {
@@ -91,7 +96,7 @@ export class GPT {
     options: GPTOptions = {},
   ) {
     this.config = validateConfig({ ...config });
-    this.plan = planBatch(gpu, this.config, batchSize, seqLen);
+    this.plan = planBatch(gpu, this.config, batchSize, seqLen, options.microBatchSize);
     const owner = options.shareParametersWith;
     if (owner) {
       if (JSON.stringify(owner.config) !== JSON.stringify(this.config)) {

@@ -1,0 +1,20 @@
+/** The `webgpu-rlhf` command line (Node only). */
+import { Command } from 'commander';
+import { registerInfo } from './commands/info.ts';
+import { registerLanguageModelCommands } from './commands/language-model.ts';
+
+const program = new Command()
+  .name('webgpu-rlhf')
+  .description('Train GPT-2 models and run RLHF with hand-written WebGPU kernels')
+  .showHelpAfterError('(add --help for usage)')
+  .configureHelp({ sortOptions: false });
+
+registerLanguageModelCommands(program);
+registerInfo(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  process.stderr.write(`webgpu-rlhf: ${(e as Error).message}\n`);
+  process.exitCode = 1;
+}

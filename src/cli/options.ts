@@ -1,0 +1,117 @@
+/**
+ * Options shared by the training commands: their flags, defaults (all here,
+ * commented once), `--config FILE.json` merging (flags win over the file, the
+ * file over defaults; unknown keys are an error), and validation with zod.
+ */
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+
+/** The merged options of a training command, in camelCase. */
+export const trainingOptionsSchema = z.strictObject({
+  out: z.string().min(1),
+  init: z.string().min(1).optional(),
+  model: z.string().min(1),
+  tokenizer: z.enum(['bytes', 'gpt2']),
+  data: z.string().min(1),
+  steps: positiveInt,
+  batchSize: positiveInt,
+  seqLen: positiveInt,
+  gradAccum: positiveInt,
+  lr: z.number().positive(),
+  lrSchedule: z.enum(['constant', 'cosine']),
+  warmup: nonNegativeInt,
+  beta1: z.number().min(0).lt(1),
+  beta2: z.number().min(0).lt(1),
+  eps: z.number().positive(),
+  weightDecay: z.number().nonnegative(),
+  gradClip: z.number().nonnegative(),
+  seed: nonNegativeInt,
+  shuffle: z.boolean(),
+  logEvery: positiveInt,
+  evalEvery: nonNegativeInt,
+  evalData: z.string().min(1).optional(),
+  evalFraction: z.number().gt(0).lt(1),
+  evalBatches: positiveInt,
+  saveEvery: nonNegativeInt,
+  resume: z.boolean(),
+});
+
+export type TrainingOptions = z.infer<typeof trainingOptionsSchema>;
+
+function number(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('not a number');
+  return n;
+}
+
+/** Adds the common training flags, with their defaults, to a command. */
+export function addTrainingOptions(cmd: Command, defaults: { out: string; steps: number; lr: number }): Command {
+  return cmd
+    .option('--config <file>', 'JSON file whose keys are any of these options (flags win over it)')
+    .option('--out <dir>', 'run directory to write (checkpoints, metrics.jsonl, run_config.json)', defaults.out)
+    .option('--init <dir>', 'start from this run directory or Hugging Face GPT-2 folder')
+    .option('--model <preset>', 'model preset when not --init: tiny, small, mid, gpt2, gpt2-medium', 'tiny')
+    .addOption(new Option('--tokenizer <name>', 'tokenizer').choices(['bytes', 'gpt2']).default('bytes'))
+    .option('--data <path>', 'training data')
+    .option('--steps <n>', 'optimizer steps', number, defaults.steps)
+    .option('--batch-size <n>', 'sequences per micro-batch', number, 8)
+    .option('--seq-len <n>', 'tokens per sequence', number, 64)
+    .option('--grad-accum <n>', 'micro-batches per optimizer step', number, 1)
+    .option('--lr <x>', 'peak learning rate', number, defaults.lr)
+    .addOption(new Option('--lr-schedule <name>', 'constant, or warmup then cosine to lr/10').choices(['constant', 'cosine']).default('cosine'))
+    .option('--warmup <n>', 'linear warmup steps', number, 0)
+    .option('--beta1 <x>', 'AdamW beta1', number, 0.9)
+    .option('--beta2 <x>', 'AdamW beta2', number, 0.95)
+    .option('--eps <x>', 'AdamW epsilon', number, 1e-8)
+    .option('--weight-decay <x>', 'AdamW decoupled weight decay (matrices and embeddings only)', number, 0.1)
+    .option('--grad-clip <x>', 'clip the global gradient norm to this (0 = off)', number, 1.0)
+    .option('--seed <n>', 'seed of initialisation, shuffling and splits', number, 1337)
+    .option('--no-shuffle', 'deterministic batches in file order (the llm.c rule)')
+    .option('--log-every <n>', 'log metrics every n steps', number, 10)
+    .option('--eval-every <n>', 'held-out loss every n steps (0 = at the end only)', number, 50)
+    .option('--eval-data <path>', 'held-out data (default: a seeded split of --data)')
+    .option('--eval-fraction <x>', 'share of --data held out when there is no --eval-data', number, 0.1)
+    .option('--eval-batches <n>', 'batches per evaluation', number, 4)
+    .option('--save-every <n>', 'checkpoint every n steps (0 = at the end only)', number, 100)
+    .option('--resume', 'continue the run in --out from its last checkpoint', false);
+}
+
+const camel = (key: string) => key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * The command's options merged with its --config file and validated. Values
+ * the user typed win; the file's win over defaults.
+ */
+export function resolveOptions<S extends z.ZodObject>(cmd: Command, schema: S): z.infer<S> {
+  const values: Record<string, unknown> = { ...cmd.opts() };
+  const configPath = values.config as string | undefined;
+  delete values.config;
+  if (configPath) {
+    let file: unknown;
+    try {
+      file = JSON.parse(readFileSync(configPath, 'utf8'));
+    } catch (e) {
+      throw new Error(`${configPath}: ${(e as Error).message}`);
+    }
+    if (typeof file !== 'object' || file === null || Array.isArray(file)) throw new Error(`${configPath}: must hold a JSON object`);
+    const known = new Set(Object.keys(schema.shape));
+    for (const [rawKey, value] of Object.entries(file)) {
+      const key = camel(rawKey);
+      if (!known.has(key) || key === 'resume') {
+        throw new Error(`${configPath}: unknown option "${rawKey}" (known: ${[...known].filter((k) => k !== 'resume').join(', ')})`);
+      }
+      if (cmd.getOptionValueSource(key) !== 'cli') values[key] = value;
+    }
+  }
+  const parsed = schema.safeParse(values);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const flag = `--${String(issue.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    throw new Error(`${flag}: ${issue.message}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,99 @@
+/**
+ * The stage pretraining and SFT share: train a GPT on next-token batches
+ * (their loss weights decide what counts), evaluate held-out loss, and hand
+ * checkpoints to whoever saves them. The stages differ only in their batches.
+ */
+import type { Gpu } from '../gpu/gpu.ts';
+import type { OptimizerState } from '../io/checkpoint.ts';
+import type { GPTConfig } from '../model/config.ts';
+import { GPT, type Batch } from '../model/gpt.ts';
+import { AdamW, type AdamWConfig } from '../train/adamw.ts';
+import { trainLoop, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
+import type { ScheduleName } from '../train/schedule.ts';
+
+export interface LanguageModelRun {
+  gpu: Gpu;
+  config: GPTConfig;
+  params: ReadonlyMap<string, Float32Array>;
+  /** a resumed run's optimizer state; its step is where the run continues */
+  optimizerState?: OptimizerState;
+  /** sequences per micro-batch, micro-batches per step, tokens per sequence */
+  batchSize: number;
+  gradAccum: number;
+  seqLen: number;
+  steps: number;
+  optimizer: AdamWConfig;
+  schedule: ScheduleName;
+  warmup: number;
+  logEvery: number;
+  evalEvery: number;
+  saveEvery: number;
+  /** the batch of step k, of batchSize·gradAccum sequences */
+  batch(step: number): Batch;
+  /** held-out batches of batchSize sequences (empty: no evaluation) */
+  evalBatches: readonly Batch[];
+}
+
+export interface LanguageModelHooks {
+  onStep?(m: StepMetrics): void;
+  onLog?(m: StepMetrics): void | Promise<void>;
+  onEval?(step: number, metrics: { eval_loss: number }): void | Promise<void>;
+  /** weights and optimizer state to persist at `step` */
+  save?(step: number, params: Map<string, Float32Array>, optimizer: OptimizerState): void | Promise<void>;
+  shouldStop?(): boolean;
+}
+
+/** Mean loss over batches, forward only. */
+export async function meanLoss(model: GPT, batches: readonly Batch[]): Promise<number> {
+  let sum = 0;
+  for (const b of batches) sum += await model.loss(b);
+  return sum / batches.length;
+}
+
+export async function runLanguageModel(run: LanguageModelRun, hooks: LanguageModelHooks = {}): Promise<TrainLoopResult> {
+  const { gpu, config } = run;
+  const model = new GPT(gpu, config, run.batchSize * run.gradAccum, run.seqLen, { microBatchSize: run.batchSize });
+  const evalModel = run.evalBatches.length > 0 ? new GPT(gpu, config, run.batchSize, run.seqLen, { shareParametersWith: model }) : null;
+  const optimizer = new AdamW(gpu, model.params, run.optimizer);
+  try {
+    model.setParameters(run.params);
+    if (run.optimizerState) optimizer.setState(run.optimizerState);
+    const result = await trainLoop(
+      model,
+      optimizer,
+      {
+        steps: run.steps,
+        startStep: optimizer.step,
+        logEvery: run.logEvery,
+        evalEvery: run.evalEvery,
+        saveEvery: run.saveEvery,
+        schedule: { schedule: run.schedule, lr: run.optimizer.lr, warmup: run.warmup, steps: run.steps },
+      },
+      {
+        batch: run.batch,
+        onStep: hooks.onStep,
+        onLog: hooks.onLog,
+        evaluate: evalModel ? async () => ({ eval_loss: await meanLoss(evalModel, run.evalBatches) }) : undefined,
+        onEval: hooks.onEval ? (step, m) => hooks.onEval!(step, m as { eval_loss: number }) : undefined,
+        save: hooks.save
+          ? async (step) => {
+              const params = await model.getParameters();
+              const { m, v } = await optimizer.getState();
+              await hooks.save!(step, params, { m, v, step });
+            }
+          : undefined,
+        shouldStop: hooks.shouldStop,
+      },
+    );
+    // A stopped run keeps what it has done so far.
+    if (result.stopped && hooks.save && result.step > (run.optimizerState?.step ?? 0)) {
+      const { m, v } = await optimizer.getState();
+      await hooks.save(result.step, await model.getParameters(), { m, v, step: result.step });
+    }
+    return result;
+  } finally {
+    optimizer.destroy();
+    evalModel?.destroy();
+    model.destroy();
+  }
+}

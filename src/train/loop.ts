@@ -1,0 +1,103 @@
+/**
+ * The generic training loop every stage runs: a step per batch, the learning
+ * rate from the schedule, and callbacks the CLI and the demo subscribe to for
+ * logging, evaluation, checkpoints and stopping. No I/O of its own.
+ */
+import type { Batch, GPT } from '../model/gpt.ts';
+import type { AdamW } from './adamw.ts';
+import { learningRate, type ScheduleConfig } from './schedule.ts';
+
+export interface StepMetrics {
+  /** optimizer steps completed, 1-based */
+  step: number;
+  loss: number;
+  lr: number;
+  grad_norm: number;
+  tokens_per_second: number;
+}
+
+export interface TrainLoopConfig {
+  /** total optimizer steps of the run */
+  steps: number;
+  /** steps already done (a resumed run) */
+  startStep?: number;
+  /** call onLog every this many steps (and on the last) */
+  logEvery: number;
+  /** evaluate every this many steps (0: only at the end, when evaluate is given) */
+  evalEvery: number;
+  /** save every this many steps (0: only at the end) */
+  saveEvery: number;
+  schedule: ScheduleConfig;
+}
+
+export interface TrainLoopHooks {
+  /** the batch of 0-based step `step`; a pure function of the step makes resumes exact */
+  batch(step: number): Batch;
+  /** after every step (progress displays) */
+  onStep?(m: StepMetrics): void;
+  /** every logEvery steps */
+  onLog?(m: StepMetrics): void | Promise<void>;
+  evaluate?(): Promise<Record<string, number>>;
+  onEval?(step: number, metrics: Record<string, number>): void | Promise<void>;
+  save?(step: number): Promise<void> | void;
+  /** polled between steps: pause/stop buttons, signals */
+  shouldStop?(): boolean;
+}
+
+export class NonFiniteLossError extends Error {
+  constructor(
+    readonly step: number,
+    readonly loss: number,
+    lastSaved: number | null,
+  ) {
+    super(
+      `the loss became ${loss} at step ${step}; training stopped without saving. ` +
+        (lastSaved === null ? 'No checkpoint was written in this run.' : `The checkpoint of step ${lastSaved} is intact.`) +
+        ' Try a lower learning rate or gradient clipping.',
+    );
+  }
+}
+
+export interface TrainLoopResult {
+  /** optimizer steps completed in total */
+  step: number;
+  lastLoss: number;
+  stopped: boolean;
+}
+
+export async function trainLoop(
+  model: GPT,
+  optimizer: AdamW,
+  config: TrainLoopConfig,
+  hooks: TrainLoopHooks,
+): Promise<TrainLoopResult> {
+  const tokensPerStep = model.batchSize * model.seqLen;
+  let step = config.startStep ?? 0;
+  let lastLoss = NaN;
+  let lastSaved: number | null = step > 0 ? step : null;
+  const every = (n: number) => n > 0 && (step % n === 0 || step === config.steps);
+  while (step < config.steps) {
+    if (hooks.shouldStop?.()) return { step, lastLoss, stopped: true };
+    const lr = learningRate(config.schedule, step);
+    optimizer.lr = lr;
+    const started = performance.now();
+    const { loss, gradNorm } = await model.trainStep(hooks.batch(step), optimizer);
+    const seconds = (performance.now() - started) / 1000;
+    step++;
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      throw new NonFiniteLossError(step, Number.isFinite(loss) ? gradNorm : loss, lastSaved);
+    }
+    lastLoss = loss;
+    const metrics: StepMetrics = { step, loss, lr, grad_norm: gradNorm, tokens_per_second: tokensPerStep / seconds };
+    hooks.onStep?.(metrics);
+    if (every(config.logEvery)) await hooks.onLog?.(metrics);
+    if (hooks.evaluate && (every(config.evalEvery) || (config.evalEvery === 0 && step === config.steps))) {
+      await hooks.onEval?.(step, await hooks.evaluate());
+    }
+    if (hooks.save && (every(config.saveEvery) || step === config.steps)) {
+      await hooks.save(step);
+      lastSaved = step;
+    }
+  }
+  return { step, lastLoss, stopped: false };
+}

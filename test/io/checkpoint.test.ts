@@ -1,0 +1,72 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadModel, loadResumeState, saveCheckpoint } from '../../src/cli/run-dir.ts';
+import { decodeModel, decodeOptimizer, encodeModel, encodeOptimizer } from '../../src/io/checkpoint.ts';
+import { preset } from '../../src/model/config.ts';
+import { initParameters } from '../../src/model/params.ts';
+
+const config = { ...preset('tiny'), nLayer: 1 };
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'ckpt-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function expectBitIdentical(a: Map<string, Float32Array>, b: Map<string, Float32Array>): void {
+  expect([...a.keys()]).toEqual([...b.keys()]);
+  for (const [name, x] of a) expect(Buffer.from(b.get(name)!.buffer).equals(Buffer.from(x.buffer)), name).toBe(true);
+}
+
+describe('checkpoints', () => {
+  it('round-trip weights bit-identically through config.json + model.safetensors', () => {
+    const params = initParameters(config, 3);
+    const { config: json, model } = encodeModel(config, params);
+    const back = decodeModel(json, model, 'mem');
+    expect(back.config).toEqual(config);
+    expectBitIdentical(params, back.params);
+    expect(JSON.parse(json)).toMatchObject({ architectures: ['GPT2LMHeadModel'], n_layer: 1, n_embd: 64, vocab_size: 257 });
+  });
+
+  it('round-trip optimizer state', () => {
+    const m = initParameters(config, 4);
+    const v = initParameters(config, 5);
+    const back = decodeOptimizer(encodeOptimizer({ m, v, step: 17 }), 'opt');
+    expect(back.step).toBe(17);
+    expectBitIdentical(m, back.m);
+    expectBitIdentical(v, back.v);
+  });
+
+  it('are written atomically into a run directory and read back', () => {
+    const dir = tempDir();
+    const params = initParameters(config, 6);
+    const state = { m: params, v: params, step: 3 };
+    saveCheckpoint(dir, { config, params, optimizer: state, trainerState: { step: 3, stage: 'pretrain', config: {} } });
+    expect(readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json']);
+    expectBitIdentical(params, loadModel(dir).params);
+    expect(loadResumeState(dir)!.trainer.step).toBe(3);
+  });
+
+  it('name the folder and file when one is missing or truncated', () => {
+    const dir = tempDir();
+    expect(() => loadModel(dir)).toThrow(`${dir}: no config.json`);
+    saveCheckpoint(dir, { config, params: initParameters(config, 7) });
+    const path = join(dir, 'model.safetensors');
+    const bytes = readFileSync(path);
+    writeFileSync(path, bytes.subarray(0, bytes.length - 100));
+    expect(() => loadModel(dir)).toThrow(new RegExp(`${dir}/model.safetensors: truncated`));
+    expect(existsSync(join(dir, 'trainer_state.json'))).toBe(false);
+    expect(loadResumeState(dir)).toBeNull();
+  });
+
+  it('reject a config.json whose shapes do not match the weights', () => {
+    const dir = tempDir();
+    saveCheckpoint(dir, { config, params: initParameters(config, 8) });
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, n_embd: 32, n_head: 4 }));
+    expect(() => loadModel(dir)).toThrow(/model.safetensors: tensor wte.weight has shape \[257,64\] but the config .* needs \[257,32\]/);
+  });
+});
