@@ -34,7 +34,7 @@ export const trainingOptionsSchema = z.strictObject({
   logEvery: positiveInt,
   evalEvery: nonNegativeInt,
   evalData: z.string().min(1).optional(),
-  evalFraction: z.number().gt(0).lt(1),
+  evalFraction: z.number().min(0).lt(1),
   evalBatches: positiveInt,
   saveEvery: nonNegativeInt,
   resume: z.boolean(),
@@ -74,7 +74,7 @@ export function addTrainingOptions(cmd: Command, defaults: { out: string; steps:
     .option('--log-every <n>', 'log metrics every n steps', number, 10)
     .option('--eval-every <n>', 'held-out loss every n steps (0 = at the end only)', number, 50)
     .option('--eval-data <path>', 'held-out data (default: a seeded split of --data)')
-    .option('--eval-fraction <x>', 'share of --data held out when there is no --eval-data', number, 0.1)
+    .option('--eval-fraction <x>', 'share of --data held out when there is no --eval-data (0 = none)', number, 0.1)
     .option('--eval-batches <n>', 'batches per evaluation', number, 4)
     .option('--save-every <n>', 'checkpoint every n steps (0 = at the end only)', number, 100)
     .option('--resume', 'continue the run in --out from its last checkpoint', false);

@@ -97,3 +97,13 @@ export async function runLanguageModel(run: LanguageModelRun, hooks: LanguageMod
     model.destroy();
   }
 }
+
+/** What a stage's data gives the training loop. */
+export interface StageData {
+  /** the batch of step k, of batchSize·gradAccum sequences */
+  batch(step: number): Batch;
+  /** held-out batches of batchSize sequences */
+  evalBatches: Batch[];
+  /** lines worth telling the user before training (sizes, truncation) */
+  report: string[];
+}
