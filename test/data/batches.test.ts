@@ -67,8 +67,10 @@ describe('SFT sequences and batches', () => {
   it('report truncation and drop examples with nothing left to learn', () => {
     const r = tokenizeSft(examples, bytes, { maxLength: 8 });
     expect(r.truncated).toBe(2); // "abc" + EOS fits
-    expect(r.dropped).toBe(2); // the prompt/completion and chat examples lose their responses
-    expect(r.sequences).toHaveLength(1);
+    // The chat example keeps only "User: hi" and is left out; the prompt/completion
+    // one keeps the completion's first byte.
+    expect(r.dropped).toBe(1);
+    expect(r.sequences.map((s) => s.line)).toEqual([1, 3]);
   });
 
   it.each(['pad', 'pack'] as const)('batch (%s) with every trainable token a weighted target exactly once', (mode) => {
