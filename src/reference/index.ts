@@ -13,3 +13,4 @@ export { residualForward, residualBackward } from './residual.ts';
 export { crossentropyForward, crossentropyBackward } from './crossentropy.ts';
 export { type AdamWHyper, adamwUpdate } from './adamw.ts';
 export { globalNorm, clipScale } from './gradnorm.ts';
+export { pcg, uniform01, sampleRow, type SampleSettings } from './sampling.ts';
