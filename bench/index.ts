@@ -14,6 +14,7 @@ import { GPT } from '../src/model/gpt.ts';
 import { initParameters } from '../src/model/params.ts';
 import { Rng } from '../src/reference/random.ts';
 import { AdamW, ADAMW_DEFAULTS } from '../src/train/adamw.ts';
+import { benchGeneration, type GenerationBench } from './generate.ts';
 
 const { values } = parseArgs({
   options: {
@@ -83,8 +84,19 @@ for (const name of values.presets!.split(',')) {
   model.destroy();
 }
 
+console.log('\ngeneration (batch 4, 8-token prompts, 32 new tokens, sampled):');
+const generation: GenerationBench[] = [];
+for (const name of values.presets!.split(',')) {
+  const g = await benchGeneration(gpu, name);
+  generation.push(g);
+  console.log(
+    `${name}: with KV cache ${g.cachedTokensPerSecond.toFixed(1)} tokens/s, ` +
+      `recomputing every prefix ${g.uncachedTokensPerSecond.toFixed(1)} tokens/s: ${g.speedup.toFixed(1)}x`,
+  );
+}
+
 if (values.json) {
-  writeFileSync(values.json, JSON.stringify({ adapter: gpu.name, date: new Date().toISOString(), results }, null, 2));
+  writeFileSync(values.json, JSON.stringify({ adapter: gpu.name, date: new Date().toISOString(), results, generation }, null, 2));
   console.log(`\nwrote ${values.json}`);
 }
 gpu.destroy();
