@@ -1,5 +1,7 @@
 /** The `webgpu-rlhf` command line (Node only). */
 import { Command } from 'commander';
+import { registerEval } from './commands/eval.ts';
+import { registerGenerate } from './commands/generate.ts';
 import { registerInfo } from './commands/info.ts';
 import { registerLanguageModelCommands } from './commands/language-model.ts';
 
@@ -10,6 +12,8 @@ const program = new Command()
   .configureHelp({ sortOptions: false });
 
 registerLanguageModelCommands(program);
+registerGenerate(program);
+registerEval(program);
 registerInfo(program);
 
 try {

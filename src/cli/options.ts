@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { z } from 'zod';
+import { BYTES_VOCAB } from '../model/config.ts';
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -42,7 +43,7 @@ export const trainingOptionsSchema = z.strictObject({
 
 export type TrainingOptions = z.infer<typeof trainingOptionsSchema>;
 
-function number(value: string): number {
+export function number(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('not a number');
   return n;
@@ -114,4 +115,9 @@ export function resolveOptions<S extends z.ZodObject>(cmd: Command, schema: S): 
     throw new Error(`${flag}: ${issue.message}`);
   }
   return parsed.data;
+}
+
+/** The tokenizer a vocabulary size implies: 257 is bytes, anything else GPT-2's BPE. */
+export function tokenizerFor(vocabSize: number): 'bytes' | 'gpt2' {
+  return vocabSize === BYTES_VOCAB ? 'bytes' : 'gpt2';
 }

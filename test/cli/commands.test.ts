@@ -1,0 +1,68 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli, ROOT, tempDir } from './cli.ts';
+
+const INIT = join(ROOT, 'test/fixtures/pretrain/init');
+const CORPUS = join(ROOT, 'test/fixtures/pretrain/corpus.txt');
+
+describe('CLI', () => {
+  it('has --help on every command', () => {
+    for (const [command, needle] of [
+      ['pretrain', '--no-shuffle'],
+      ['sft', '--packing'],
+      ['generate', '--top-p'],
+      ['eval', '--seq-len'],
+      ['info', '--json'],
+    ]) {
+      const r = cli([command!, '--help']);
+      expect(r.status, command).toBe(0);
+      expect(r.stdout, command).toContain(needle);
+    }
+  });
+
+  it('reads options from --config, lets flags win, and rejects unknown keys', () => {
+    const dir = tempDir();
+    const config = join(dir, 'run.json');
+    writeFileSync(config, JSON.stringify({ data: CORPUS, steps: 2, 'batch-size': 1, 'seq-len': 8, 'eval-fraction': 0 }));
+    const out = join(dir, 'run');
+    const r = cli(['pretrain', '--config', config, '--steps', '3', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    const saved = JSON.parse(readFileSync(join(out, 'run_config.json'), 'utf8'));
+    expect(saved).toMatchObject({ stage: 'pretrain', steps: 3, batchSize: 1, seqLen: 8, data: CORPUS });
+
+    writeFileSync(config, JSON.stringify({ data: CORPUS, 'batch-szie': 4 }));
+    const bad = cli(['pretrain', '--config', config, '--out', join(dir, 'other')]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain(`${config}: unknown option "batch-szie"`);
+    const invalid = cli(['pretrain', '--data', CORPUS, '--steps', '0', '--out', join(dir, 'x')]);
+    expect(invalid.stderr).toContain('--steps');
+  });
+
+  it('generates the same text twice greedily, and writes JSONL', () => {
+    const dir = tempDir();
+    const args = ['generate', '--init', INIT, '--prompt', 'The light', 'One turn', '--max-new-tokens', '12', '--temperature', '0'];
+    const a = cli([...args, '--out', join(dir, 'a.jsonl')]);
+    const b = cli(args);
+    expect(a.status, a.stderr).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    const lines = readFileSync(join(dir, 'a.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.prompt)).toEqual(['The light', 'One turn']);
+    expect(a.stderr).toMatch(/generated \d+ tokens/);
+  });
+
+  it('evaluates loss and perplexity on a text file', () => {
+    const r = cli(['eval', '--init', INIT, '--data', CORPUS, '--batch-size', '2', '--seq-len', '16', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(result.loss).toBeGreaterThan(4); // a random model over 257 tokens: near ln(257) = 5.55
+    expect(result.loss).toBeLessThan(6.5);
+    expect(result.perplexity).toBeCloseTo(Math.exp(result.loss), 6);
+  });
+
+  it('names a missing file', () => {
+    const r = cli(['eval', '--init', INIT, '--data', '/nonexistent.txt']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('/nonexistent.txt: no such file');
+  });
+});
