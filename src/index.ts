@@ -36,3 +36,28 @@ export { configFromHF, configToHF, paramsFromHF, paramsToHF } from './io/hf-gpt2
 
 export * as kernels from './kernels/index.ts';
 export * as reference from './reference/index.ts';
+export {
+  decodeModel,
+  decodeModelFiles,
+  decodeOptimizer,
+  encodeModel,
+  encodeOptimizer,
+  type ModelCheckpoint,
+  type OptimizerState,
+  type TrainerState,
+  type NamedBlob,
+} from './io/checkpoint.ts';
+
+export { createTokenizer, BytesTokenizer, Gpt2Tokenizer, type Tokenizer } from './tokenizer/index.ts';
+export { parseJsonl } from './data/jsonl.ts';
+export { loadSftExamples, loadPreferenceRecords, loadPrompts, type SftExample, type PreferenceRecord } from './data/formats.ts';
+export { DEFAULT_CHAT_TEMPLATE, chatPrompt, sftSegments, type ChatTemplate } from './data/chat-template.ts';
+export { tokenizeSft, sftBatches, type SftSequence } from './data/sft.ts';
+export { TextTokens } from './data/text.ts';
+
+export { Generator, type GenerateOptions, type Generation } from './model/generate.ts';
+export { learningRate, type ScheduleConfig, type ScheduleName } from './train/schedule.ts';
+export { trainLoop, NonFiniteLossError, type StepMetrics, type TrainLoopConfig, type TrainLoopHooks } from './train/loop.ts';
+export { runLanguageModel, meanLoss, type LanguageModelRun, type LanguageModelHooks, type StageData } from './stages/language-model.ts';
+export { buildPretrainData, type PretrainDataOptions } from './stages/pretrain.ts';
+export { buildSftData, type SftDataOptions } from './stages/sft.ts';

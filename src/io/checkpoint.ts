@@ -88,3 +88,23 @@ export function decodeOptimizer(bytes: Uint8Array | ArrayBuffer, source: string)
   }
   return { m, v, step };
 }
+
+/** A browser `File` (or anything with a name and bytes). */
+export interface NamedBlob {
+  name: string;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/**
+ * A checkpoint from files a person picked or dropped in the browser: the
+ * config.json and model.safetensors of a run directory or Hugging Face folder.
+ */
+export async function decodeModelFiles(files: Iterable<NamedBlob>, source = 'selected files'): Promise<ModelCheckpoint> {
+  const byName = new Map<string, NamedBlob>();
+  for (const f of files) byName.set(f.name.replace(/^.*[\\/]/, ''), f);
+  for (const needed of [CONFIG_FILE, MODEL_FILE]) {
+    if (!byName.has(needed)) throw new Error(`${source}: no ${needed} among ${[...byName.keys()].join(', ') || 'them'}`);
+  }
+  const config = new TextDecoder().decode(await byName.get(CONFIG_FILE)!.arrayBuffer());
+  return decodeModel(config, await byName.get(MODEL_FILE)!.arrayBuffer(), source);
+}

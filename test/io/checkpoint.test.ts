@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadModel, loadResumeState, saveCheckpoint } from '../../src/cli/run-dir.ts';
-import { decodeModel, decodeOptimizer, encodeModel, encodeOptimizer } from '../../src/io/checkpoint.ts';
+import { decodeModel, decodeModelFiles, decodeOptimizer, encodeModel, encodeOptimizer } from '../../src/io/checkpoint.ts';
 import { preset } from '../../src/model/config.ts';
 import { initParameters } from '../../src/model/params.ts';
 
@@ -68,5 +68,15 @@ describe('checkpoints', () => {
     const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, n_embd: 32, n_head: 4 }));
     expect(() => loadModel(dir)).toThrow(/model.safetensors: tensor wte.weight has shape \[257,64\] but the config .* needs \[257,32\]/);
+  });
+});
+
+describe('checkpoints from browser files', () => {
+  it('load from File objects, and say which file is missing', async () => {
+    const params = initParameters(config, 9);
+    const { config: json, model } = encodeModel(config, params);
+    const files = [new File([json], 'config.json'), new File([new Uint8Array(model)], 'model.safetensors')];
+    expectBitIdentical(params, (await decodeModelFiles(files, 'upload')).params);
+    await expect(decodeModelFiles(files.slice(1), 'upload')).rejects.toThrow('upload: no config.json among model.safetensors');
   });
 });
