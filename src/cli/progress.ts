@@ -12,6 +12,8 @@ export interface ProgressValues {
 export class Progress {
   private readonly bar: cliProgress.SingleBar | null;
   private readonly started = performance.now();
+  private step: number;
+  private payload = { loss: '-', tps: '-' as string | number };
 
   constructor(
     private readonly label: string,
@@ -19,6 +21,7 @@ export class Progress {
     start = 0,
     private readonly stream: NodeJS.WriteStream = process.stderr,
   ) {
+    this.step = start;
     this.bar = stream.isTTY
       ? new cliProgress.SingleBar(
           {
@@ -30,12 +33,14 @@ export class Progress {
           cliProgress.Presets.shades_classic,
         )
       : null;
-    this.bar?.start(total, start, { loss: '-', tps: '-' });
+    this.bar?.start(total, start, this.payload);
   }
 
   /** Every step: moves the bar. */
   update(step: number, v: ProgressValues): void {
-    this.bar?.update(step, { loss: v.loss?.toFixed(4) ?? '-', tps: v.tokensPerSecond ? Math.round(v.tokensPerSecond) : '-' });
+    this.step = step;
+    this.payload = { loss: v.loss?.toFixed(4) ?? '-', tps: v.tokensPerSecond ? Math.round(v.tokensPerSecond) : '-' };
+    this.bar?.update(step, this.payload);
   }
 
   /** Logged steps: a plain line when there is no bar. */
@@ -51,7 +56,7 @@ export class Progress {
     if (this.bar) {
       this.bar.stop();
       this.stream.write(`${message}\n`);
-      this.bar.start(this.total, (this.bar as unknown as { value: number }).value);
+      this.bar.start(this.total, this.step, this.payload);
     } else {
       this.stream.write(`${message}\n`);
     }
