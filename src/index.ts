@@ -57,7 +57,7 @@ export { TextTokens } from './data/text.ts';
 
 export { Generator, type GenerateOptions, type Generation } from './model/generate.ts';
 export { learningRate, type ScheduleConfig, type ScheduleName } from './train/schedule.ts';
-export { trainLoop, NonFiniteLossError, type StepMetrics, type TrainLoopConfig, type TrainLoopHooks } from './train/loop.ts';
+export { trainLoop, languageModelTrainer, NonFiniteLossError, type Trainer, type StepMetrics, type TrainLoopConfig, type TrainLoopHooks } from './train/loop.ts';
 export { runLanguageModel, meanLoss, type LanguageModelRun, type LanguageModelHooks, type StageData } from './stages/language-model.ts';
 export { buildPretrainData, type PretrainDataOptions } from './stages/pretrain.ts';
 export { buildSftData, type SftDataOptions } from './stages/sft.ts';

@@ -277,16 +277,16 @@ export class GPT {
   }
 
   private recordGradients(rec: Recorder): void {
-    for (const p of this.params) rec.clear(p.grad);
+    this.recordZeroGradients(rec);
     for (let k = 0; k < this.plan.microBatches; k++) {
       this.recordMicroBatch(rec, k, true);
-      this.recordBackward(rec, k);
+      this.recordTrunkBackward(rec, k);
     }
     lossSum(rec, this.stats, 0, this.microLosses, this.plan.microBatches);
   }
 
   /** Sequences in micro-batch k. */
-  private sequences(k: number): number {
+  sequences(k: number): number {
     const { B, micro } = this.plan;
     return Math.min(micro, B - k * micro);
   }
@@ -296,6 +296,18 @@ export class GPT {
    * classifier also leaves dlnf, the loss gradient at the final LayerNorm's output.
    */
   private recordMicroBatch(rec: Recorder, k: number, train: boolean): void {
+    this.recordTrunkForward(rec, k);
+    const N = this.sequences(k) * this.plan.T;
+    this.recordClassifier(rec, k, N, train);
+    lossSum(rec, this.microLosses, k, this.acts.losses, N);
+  }
+
+  /**
+   * The transformer of micro-batch k, from tokens to the final LayerNorm's
+   * output (`finalHidden`). Heads other than the LM head (a reward or value
+   * head) build on this and on recordTrunkBackward.
+   */
+  recordTrunkForward(rec: Recorder, k: number): void {
     const { nLayer: L, nEmbd: C, nHead: NH, vocabSize: V } = this.config;
     const T = this.plan.T;
     const b = this.sequences(k);
@@ -322,8 +334,34 @@ export class GPT {
     }
     const last = a.layers[L - 1]!.res3;
     layernormForward(rec, a.lnf, a.lnfMean, a.lnfRstd, last, w('ln_f.weight'), w('ln_f.bias'), N, C);
-    this.recordClassifier(rec, k, N, train);
-    lossSum(rec, this.microLosses, k, a.losses, N);
+  }
+
+  /** (b,T,C) output of the final LayerNorm for the micro-batch last run forward. */
+  get finalHidden(): GPUBuffer {
+    return this.acts.lnf;
+  }
+
+  /** (b,T,C) where a head puts its loss gradient at finalHidden before recordTrunkBackward. */
+  get finalHiddenGrad(): GPUBuffer {
+    return this.acts.dlnf;
+  }
+
+  /** Zero every parameter gradient (they accumulate). */
+  recordZeroGradients(rec: Recorder): void {
+    for (const p of this.params) rec.clear(p.grad);
+  }
+
+  /** Validate and queue token ids alone, for heads that need no targets. */
+  uploadTokens(tokens: Int32Array): void {
+    const { B, T, micro } = this.plan;
+    const V = this.config.vocabSize;
+    if (tokens.length !== B * T) throw new Error(`batch must hold ${B}x${T} tokens, got ${tokens.length}`);
+    for (let i = 0; i < tokens.length; i++) {
+      if (!(tokens[i]! >= 0 && tokens[i]! < V)) throw new Error(`token id ${tokens[i]} at position ${i} is outside the vocabulary [0, ${V})`);
+    }
+    for (let k = 0; k < this.plan.microBatches; k++) {
+      this.gpu.write(this.inputs[k]!.tokens, tokens.subarray(k * micro * T, Math.min(B * T, (k + 1) * micro * T)));
+    }
   }
 
   /**
@@ -386,7 +424,8 @@ export class GPT {
     }
   }
 
-  private recordBackward(rec: Recorder, k: number): void {
+  /** Backward pass of micro-batch k from finalHiddenGrad; parameter gradients accumulate. */
+  recordTrunkBackward(rec: Recorder, k: number): void {
     const { nLayer: L, nEmbd: C, nHead: NH, vocabSize: V } = this.config;
     const T = this.plan.T;
     const b = this.sequences(k);

@@ -8,7 +8,7 @@ import type { OptimizerState } from '../io/checkpoint.ts';
 import type { GPTConfig } from '../model/config.ts';
 import { GPT, type Batch } from '../model/gpt.ts';
 import { AdamW, type AdamWConfig } from '../train/adamw.ts';
-import { trainLoop, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
+import { languageModelTrainer, trainLoop, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
 import type { ScheduleName } from '../train/schedule.ts';
 
 export interface LanguageModelRun {
@@ -59,18 +59,15 @@ export async function runLanguageModel(run: LanguageModelRun, hooks: LanguageMod
     model.setParameters(run.params);
     if (run.optimizerState) optimizer.setState(run.optimizerState);
     const result = await trainLoop(
-      model,
-      optimizer,
+      languageModelTrainer(model, optimizer, run.batch),
       {
         steps: run.steps,
-        startStep: optimizer.step,
         logEvery: run.logEvery,
         evalEvery: run.evalEvery,
         saveEvery: run.saveEvery,
         schedule: { schedule: run.schedule, lr: run.optimizer.lr, warmup: run.warmup, steps: run.steps },
       },
       {
-        batch: run.batch,
         onStep: hooks.onStep,
         onLog: hooks.onLog,
         evaluate: evalModel ? async () => ({ eval_loss: await meanLoss(evalModel, run.evalBatches) }) : undefined,

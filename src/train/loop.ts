@@ -1,5 +1,5 @@
 /**
- * The generic training loop every stage runs: a step per batch, the learning
+ * The generic training loop every stage runs: a step at a time, the learning
  * rate from the schedule, and callbacks the CLI and the demo subscribe to for
  * logging, evaluation, checkpoints and stopping. No I/O of its own.
  */
@@ -14,13 +14,23 @@ export interface StepMetrics {
   lr: number;
   grad_norm: number;
   tokens_per_second: number;
+  /** a stage's own metrics (accuracy, margin, …) */
+  [metric: string]: number;
+}
+
+/** One optimizer step of a stage: its batch, forward, backward and update. */
+export interface Trainer {
+  /** tokens a step processes, for tokens_per_second */
+  readonly tokensPerStep: number;
+  /** optimizer steps already taken (a resumed run starts there) */
+  readonly stepsDone: number;
+  /** run 0-based step `step` at learning rate `lr` */
+  step(step: number, lr: number): Promise<{ loss: number; gradNorm: number; metrics?: Record<string, number> }>;
 }
 
 export interface TrainLoopConfig {
   /** total optimizer steps of the run */
   steps: number;
-  /** steps already done (a resumed run) */
-  startStep?: number;
   /** call onLog every this many steps (and on the last) */
   logEvery: number;
   /** evaluate every this many steps (0: only at the end, when evaluate is given) */
@@ -31,8 +41,6 @@ export interface TrainLoopConfig {
 }
 
 export interface TrainLoopHooks {
-  /** the batch of 0-based step `step`; a pure function of the step makes resumes exact */
-  batch(step: number): Batch;
   /** after every step (progress displays) */
   onStep?(m: StepMetrics): void;
   /** every logEvery steps */
@@ -65,30 +73,23 @@ export interface TrainLoopResult {
   stopped: boolean;
 }
 
-export async function trainLoop(
-  model: GPT,
-  optimizer: AdamW,
-  config: TrainLoopConfig,
-  hooks: TrainLoopHooks,
-): Promise<TrainLoopResult> {
-  const tokensPerStep = model.batchSize * model.seqLen;
-  let step = config.startStep ?? 0;
+export async function trainLoop(trainer: Trainer, config: TrainLoopConfig, hooks: TrainLoopHooks): Promise<TrainLoopResult> {
+  let step = trainer.stepsDone;
   let lastLoss = NaN;
   let lastSaved: number | null = step > 0 ? step : null;
   const every = (n: number) => n > 0 && (step % n === 0 || step === config.steps);
   while (step < config.steps) {
     if (hooks.shouldStop?.()) return { step, lastLoss, stopped: true };
     const lr = learningRate(config.schedule, step);
-    optimizer.lr = lr;
     const started = performance.now();
-    const { loss, gradNorm } = await model.trainStep(hooks.batch(step), optimizer);
+    const { loss, gradNorm, metrics: extra } = await trainer.step(step, lr);
     const seconds = (performance.now() - started) / 1000;
     step++;
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       throw new NonFiniteLossError(step, Number.isFinite(loss) ? gradNorm : loss, lastSaved);
     }
     lastLoss = loss;
-    const metrics: StepMetrics = { step, loss, lr, grad_norm: gradNorm, tokens_per_second: tokensPerStep / seconds };
+    const metrics: StepMetrics = { step, loss, ...extra, lr, grad_norm: gradNorm, tokens_per_second: trainer.tokensPerStep / seconds };
     hooks.onStep?.(metrics);
     if (every(config.logEvery)) await hooks.onLog?.(metrics);
     if (hooks.evaluate && (every(config.evalEvery) || (config.evalEvery === 0 && step === config.steps))) {
@@ -100,4 +101,18 @@ export async function trainLoop(
     }
   }
   return { step, lastLoss, stopped: false };
+}
+
+/** The Trainer of a language model (pretraining, SFT): `batch(step)` gives each step's batch. */
+export function languageModelTrainer(model: GPT, optimizer: AdamW, batch: (step: number) => Batch): Trainer {
+  return {
+    tokensPerStep: model.batchSize * model.seqLen,
+    get stepsDone() {
+      return optimizer.step;
+    },
+    step: (step, lr) => {
+      optimizer.lr = lr;
+      return model.trainStep(batch(step), optimizer);
+    },
+  };
 }

@@ -4,7 +4,7 @@ import { preset } from '../../src/model/config.ts';
 import { GPT } from '../../src/model/gpt.ts';
 import { initParameters } from '../../src/model/params.ts';
 import { AdamW, ADAMW_DEFAULTS } from '../../src/train/adamw.ts';
-import { NonFiniteLossError, trainLoop } from '../../src/train/loop.ts';
+import { languageModelTrainer, NonFiniteLossError, trainLoop } from '../../src/train/loop.ts';
 import { learningRate } from '../../src/train/schedule.ts';
 import { Rng, testGpu } from '../helpers.ts';
 
@@ -41,15 +41,14 @@ describe('training loop', () => {
     const saved: number[] = [];
     const logged: number[] = [];
     const poisoned = new Map([...params].map(([k, v]) => [k, v.map(() => NaN)]));
+    const trainer = languageModelTrainer(model, opt, (step) => {
+      if (step === 3) model.setParameters(poisoned);
+      return { tokens, targets: tokens };
+    });
     const run = trainLoop(
-      model,
-      opt,
+      trainer,
       { steps: 6, logEvery: 1, evalEvery: 0, saveEvery: 2, schedule: { schedule: 'constant', lr: 1e-3, warmup: 0, steps: 6 } },
       {
-        batch: (step) => {
-          if (step === 3) model.setParameters(poisoned);
-          return { tokens, targets: tokens };
-        },
         onLog: (m) => void logged.push(m.step),
         save: (step) => void saved.push(step),
       },
