@@ -14,3 +14,4 @@ export { crossentropyForward, crossentropyBackward } from './crossentropy.ts';
 export { type AdamWHyper, adamwUpdate } from './adamw.ts';
 export { globalNorm, clipScale } from './gradnorm.ts';
 export { pcg, uniform01, sampleRow, type SampleSettings } from './sampling.ts';
+export { rewardForward, preferenceLoss, rewardBackward, type PreferenceStats } from './reward.ts';
