@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { z } from 'zod';
 import { BYTES_VOCAB } from '../model/config.ts';
+import type { AdamWConfig } from '../train/adamw.ts';
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
@@ -120,4 +121,9 @@ export function resolveOptions<S extends z.ZodObject>(cmd: Command, schema: S): 
 /** The tokenizer a vocabulary size implies: 257 is bytes, anything else GPT-2's BPE. */
 export function tokenizerFor(vocabSize: number): 'bytes' | 'gpt2' {
   return vocabSize === BYTES_VOCAB ? 'bytes' : 'gpt2';
+}
+
+/** The AdamW settings of the merged options. */
+export function optimizerConfig(o: TrainingOptions): AdamWConfig {
+  return { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, gradClip: o.gradClip };
 }

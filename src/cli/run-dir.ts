@@ -44,7 +44,7 @@ export interface CheckpointToSave {
   config: GPTConfig;
   params: ReadonlyMap<string, Float32Array>;
   extraConfig?: Record<string, unknown>;
-  extraTensors?: ReadonlyMap<string, Float32Array>;
+  extraTensors?: ReadonlyMap<string, { shape: number[]; data: Float32Array }>;
   optimizer?: OptimizerState;
   trainerState?: TrainerState;
 }

@@ -40,12 +40,10 @@ export interface TrainerState {
 export function encodeModel(
   config: GPTConfig,
   params: ReadonlyMap<string, Float32Array>,
-  options: { extraConfig?: Record<string, unknown>; extraTensors?: ReadonlyMap<string, Float32Array> } = {},
+  options: { extraConfig?: Record<string, unknown>; extraTensors?: ReadonlyMap<string, { shape: number[]; data: Float32Array }> } = {},
 ): { config: string; model: Uint8Array } {
   const tensors: [string, { dtype: 'F32'; shape: number[]; data: Float32Array }][] = paramsToHF(new Map(params), config);
-  for (const [name, data] of options.extraTensors ?? []) {
-    tensors.push([name, { dtype: 'F32', shape: [data.length], data }]);
-  }
+  for (const [name, { shape, data }] of options.extraTensors ?? []) tensors.push([name, { dtype: 'F32', shape, data }]);
   return {
     config: `${JSON.stringify(configToHF(config, options.extraConfig), null, 2)}\n`,
     model: serializeSafetensors(tensors, { format: 'pt' }),
