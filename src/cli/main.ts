@@ -4,6 +4,7 @@ import { registerEval } from './commands/eval.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerInfo } from './commands/info.ts';
 import { registerLanguageModelCommands } from './commands/language-model.ts';
+import { registerReward } from './commands/reward.ts';
 
 const program = new Command()
   .name('webgpu-rlhf')
@@ -12,6 +13,7 @@ const program = new Command()
   .configureHelp({ sortOptions: false });
 
 registerLanguageModelCommands(program);
+registerReward(program);
 registerGenerate(program);
 registerEval(program);
 registerInfo(program);

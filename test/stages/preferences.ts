@@ -6,7 +6,7 @@ const BAD = ['rude', 'awful', 'mean'];
 const NEUTRAL = ['the', 'cat', 'sat', 'on', 'a', 'mat'];
 
 /** Responses of four words; a response is better the more good and the fewer bad words it has. */
-export function preferenceJsonl(groups: number, seed: number): string {
+export function preferenceJsonl(groups: number, seed: number, prompt = 'Say something: '): string {
   const rng = new Rng(seed);
   const pick = (words: string[]) => words[rng.int(words.length)]!;
   const response = () => {
@@ -18,7 +18,6 @@ export function preferenceJsonl(groups: number, seed: number): string {
     const k = lines.length % 2 === 0 ? 2 : 3;
     const rs = Array.from({ length: k }, response).sort((a, b) => b.score - a.score);
     if (rs.some((r, i) => i > 0 && r.score === rs[i - 1]!.score)) continue; // no ties
-    const prompt = 'Say something: ';
     lines.push(
       JSON.stringify(k === 2 ? { prompt, chosen: rs[0]!.text, rejected: rs[1]!.text } : { prompt, ranking: rs.map((r) => r.text) }),
     );

@@ -1,0 +1,76 @@
+/** `webgpu-rlhf reward`: train a reward model on preference comparisons. */
+import { existsSync, readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { SCORE_NAME } from '../../model/reward-model.ts';
+import { buildRewardData, runRewardModel } from '../../stages/reward.ts';
+import { addTrainingOptions, number, optimizerConfig, resolveOptions, trainingOptionsSchema } from '../options.ts';
+import { runTrainingCommand } from '../training-run.ts';
+
+const schema = trainingOptionsSchema.extend({ centerRewards: z.number().nonnegative() });
+
+function readText(path: string): string {
+  if (!existsSync(path)) throw new Error(`${path}: no such file`);
+  return readFileSync(path, 'utf8');
+}
+
+export function registerReward(program: Command): void {
+  const cmd = addTrainingOptions(
+    program
+      .command('reward')
+      .description(
+        'train a reward model (GPT-2 + scalar head) on comparisons: JSONL {"prompt","chosen","rejected"[,"margin"]} or ' +
+          '{"prompt","ranking":[best, …, worst]}; --init an SFT run, or an earlier reward model to continue it',
+      ),
+    { out: 'runs/reward', steps: 200, lr: 3e-4 },
+  ).option('--center-rewards <x>', 'add x · mean squared reward to the loss (keeps rewards near 0; 0 = off)', number, 0);
+  cmd.action(async () => {
+    const opts = resolveOptions(cmd, schema);
+    await runTrainingCommand('reward', opts, (tokenizer, weights) => {
+      const data = buildRewardData({
+        ...opts,
+        tokenizer,
+        text: readText(opts.data),
+        source: opts.data,
+        evalText: opts.evalData ? readText(opts.evalData) : undefined,
+        evalSource: opts.evalData,
+      });
+      const score = weights.extra.get(SCORE_NAME);
+      if (score) data.report.push(`continuing the reward head of the starting checkpoint`);
+      return {
+        report: data.report,
+        extraTensorShapes: { [SCORE_NAME]: [1, weights.config.nEmbd] },
+        extraConfig: {
+          architectures: ['GPT2ForSequenceClassification'],
+          num_labels: 1,
+          pad_token_id: tokenizer.eosId,
+          id2label: { 0: 'LABEL_0' },
+          label2id: { LABEL_0: 0 },
+        },
+        run: (gpu, hooks) =>
+          runRewardModel(
+            {
+              gpu,
+              config: weights.config,
+              params: weights.params,
+              score,
+              optimizerState: weights.resume?.optimizer,
+              batchSize: opts.batchSize,
+              seqLen: opts.seqLen,
+              steps: opts.steps,
+              optimizer: optimizerConfig(opts),
+              schedule: opts.lrSchedule,
+              warmup: opts.warmup,
+              logEvery: opts.logEvery,
+              evalEvery: opts.evalEvery,
+              saveEvery: opts.saveEvery,
+              center: opts.centerRewards,
+              seed: opts.seed,
+              data,
+            },
+            hooks,
+          ),
+      };
+    });
+  });
+}

@@ -1,0 +1,168 @@
+/**
+ * Reward modelling: a GPT-2 trunk (from SFT, or an earlier reward model to
+ * continue on new comparisons) and a scalar head, trained on preference groups
+ * with the Bradley–Terry loss; held-out accuracy as it goes.
+ */
+import { loadPreferenceRecords } from '../data/formats.ts';
+import { rewardBatches, splitGroups, tokenizePreferences, type PreferenceGroup, type RewardBatch } from '../data/preferences.ts';
+import type { Gpu } from '../gpu/gpu.ts';
+import type { OptimizerState } from '../io/checkpoint.ts';
+import type { GPTConfig } from '../model/config.ts';
+import { RewardModel, SCORE_NAME } from '../model/reward-model.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import { AdamW, type AdamWConfig } from '../train/adamw.ts';
+import { trainLoop, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
+import type { ScheduleName } from '../train/schedule.ts';
+
+export interface RewardDataOptions {
+  tokenizer: Tokenizer;
+  text: string;
+  source: string;
+  evalText?: string;
+  evalSource?: string;
+  /** share of groups held out when there is no evalText (0: none) */
+  evalFraction: number;
+  /** sequences (responses) per batch */
+  batchSize: number;
+  seqLen: number;
+  shuffle: boolean;
+  seed: number;
+}
+
+export interface RewardData {
+  batch(step: number): RewardBatch;
+  evalBatches: RewardBatch[];
+  report: string[];
+}
+
+function describeSet(name: string, groups: readonly PreferenceGroup[]): string {
+  const comparisons = groups.reduce((n, g) => n + g.comparisons.length, 0);
+  const responses = groups.reduce((n, g) => n + g.sequences.length, 0);
+  return `${name}: ${groups.length} prompts, ${responses} responses, ${comparisons} comparisons`;
+}
+
+export function buildRewardData(o: RewardDataOptions): RewardData {
+  const tokenize = (text: string, source: string) =>
+    tokenizePreferences(loadPreferenceRecords(text, source), o.tokenizer, { maxLength: o.seqLen, maxGroupSize: o.batchSize });
+  const all = tokenize(o.text, o.source);
+  const report = all.skipped.map((s) => `${o.source}:${s.line}: skipped: ${s.reason}`);
+  let train = all.groups;
+  let held: PreferenceGroup[] = [];
+  if (o.evalText !== undefined) {
+    const e = tokenize(o.evalText, o.evalSource ?? 'eval data');
+    held = e.groups;
+    report.push(...e.skipped.map((s) => `${o.evalSource}:${s.line}: skipped: ${s.reason}`));
+  } else if (o.evalFraction > 0) {
+    ({ train, held } = splitGroups(all.groups, o.evalFraction, o.seed));
+  }
+  if (train.length === 0) throw new Error(`${o.source}: no usable comparisons (${all.skipped.length} skipped)`);
+  const batcher = rewardBatches(train, o.batchSize, o.seqLen, o.tokenizer.eosId, { seed: o.seed, shuffle: o.shuffle });
+  const evalBatcher = held.length > 0 ? rewardBatches(held, o.batchSize, o.seqLen, o.tokenizer.eosId, { seed: 0, shuffle: false }) : null;
+  report.unshift(describeSet('training', train), ...(held.length > 0 ? [describeSet('held out', held)] : []));
+  return {
+    batch: (k) => batcher.batch(k),
+    evalBatches: evalBatcher ? Array.from({ length: evalBatcher.batchesPerEpoch }, (_, k) => evalBatcher.batch(k)) : [],
+    report,
+  };
+}
+
+export interface RewardRun {
+  gpu: Gpu;
+  config: GPTConfig;
+  params: ReadonlyMap<string, Float32Array>;
+  /** the head to start from (continuing a reward model); a fresh one otherwise */
+  score?: Float32Array;
+  optimizerState?: OptimizerState;
+  batchSize: number;
+  seqLen: number;
+  steps: number;
+  optimizer: AdamWConfig;
+  schedule: ScheduleName;
+  warmup: number;
+  logEvery: number;
+  evalEvery: number;
+  saveEvery: number;
+  /** reward-centering coefficient (0: off) */
+  center: number;
+  seed: number;
+  data: RewardData;
+}
+
+export interface RewardHooks {
+  onStep?(m: StepMetrics): void;
+  onLog?(m: StepMetrics): void;
+  onEval?(step: number, m: Record<string, number>): void;
+  save?(step: number, params: Map<string, Float32Array>, optimizer: OptimizerState): void | Promise<void>;
+  shouldStop?(): boolean;
+}
+
+/** Comparison-weighted accuracy and loss over held-out batches. */
+export async function evaluateRewardModel(rm: RewardModel, batches: readonly RewardBatch[]): Promise<{ eval_loss: number; eval_accuracy: number }> {
+  let loss = 0;
+  let correct = 0;
+  let n = 0;
+  for (const b of batches) {
+    const m = await rm.evaluate(b);
+    loss += m.loss * b.comparisons;
+    correct += m.accuracy * b.comparisons;
+    n += b.comparisons;
+  }
+  return { eval_loss: loss / n, eval_accuracy: correct / n };
+}
+
+export async function runRewardModel(run: RewardRun, hooks: RewardHooks = {}): Promise<TrainLoopResult> {
+  const rm = new RewardModel(run.gpu, run.config, run.batchSize, run.seqLen);
+  rm.center = run.center;
+  const optimizer = new AdamW(run.gpu, rm.params, run.optimizer);
+  const snapshot = async (): Promise<[Map<string, Float32Array>, OptimizerState]> => {
+    const params = await rm.gpt.getParameters();
+    params.set(SCORE_NAME, await rm.getScore());
+    const { m, v, step } = await optimizer.getState();
+    return [params, { m, v, step }];
+  };
+  try {
+    rm.setParameters(run.params, run.score ?? RewardModel.initScore(run.config, run.seed));
+    if (run.optimizerState) optimizer.setState(run.optimizerState);
+    const result = await trainLoop(
+      {
+        tokensPerStep: run.batchSize * run.seqLen,
+        get stepsDone() {
+          return optimizer.step;
+        },
+        step: async (step, lr) => {
+          optimizer.lr = lr;
+          const { gradNorm, loss, ...metrics } = await rm.trainStep(run.data.batch(step), optimizer);
+          return { loss, gradNorm, metrics };
+        },
+      },
+      {
+        steps: run.steps,
+        logEvery: run.logEvery,
+        evalEvery: run.evalEvery,
+        saveEvery: run.saveEvery,
+        schedule: { schedule: run.schedule, lr: run.optimizer.lr, warmup: run.warmup, steps: run.steps },
+      },
+      {
+        onStep: hooks.onStep,
+        onLog: hooks.onLog,
+        evaluate: run.data.evalBatches.length > 0 ? () => evaluateRewardModel(rm, run.data.evalBatches) : undefined,
+        onEval: hooks.onEval,
+        save: hooks.save
+          ? async (step) => {
+              const [params, state] = await snapshot();
+              await hooks.save!(step, params, state);
+            }
+          : undefined,
+        shouldStop: hooks.shouldStop,
+      },
+    );
+    if (result.stopped && hooks.save && result.step > (run.optimizerState?.step ?? 0)) {
+      const [params, state] = await snapshot();
+      await hooks.save(result.step, params, state);
+    }
+    return result;
+  } finally {
+    optimizer.destroy();
+    rm.destroy();
+  }
+}
