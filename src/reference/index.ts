@@ -15,3 +15,4 @@ export { type AdamWHyper, adamwUpdate } from './adamw.ts';
 export { globalNorm, clipScale } from './gradnorm.ts';
 export { pcg, uniform01, sampleRow, type SampleSettings } from './sampling.ts';
 export { rewardForward, preferenceLoss, rewardBackward, type PreferenceStats } from './reward.ts';
+export * as ppo from './ppo.ts';

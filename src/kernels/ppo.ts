@@ -1,0 +1,102 @@
+/** Launchers of the PPO per-token kernels (see shaders/ppo.wgsl). */
+import type { Binding } from '../gpu/buffers.ts';
+import type { Recorder } from '../gpu/recorder.ts';
+
+const WG = 64;
+
+export interface PpoParams {
+  R: number;
+  V?: number;
+  rowOffset?: number;
+  T?: number;
+  B?: number;
+  klK3?: boolean;
+  C?: number;
+  invTemp?: number;
+  clip?: number;
+  gamma?: number;
+  lam?: number;
+  beta?: number;
+}
+
+function uniform(rec: Recorder, p: PpoParams): GPUBuffer {
+  return rec.gpu.uniform(
+    [p.R, p.V ?? 0, p.rowOffset ?? 0, p.T ?? 0, p.B ?? 0, p.klK3 ? 1 : 0, p.C ?? 0],
+    [p.invTemp ?? 1, p.clip ?? 0, p.gamma ?? 1, p.lam ?? 1, p.beta ?? 0],
+  );
+}
+
+/** logprob/entropy[rowOffset + r] of the R rows of `logits` (R,V) at a temperature. */
+export function tokenLogprobs(rec: Recorder, logprob: Binding, entropy: Binding, logits: Binding, targets: Binding, p: PpoParams): void {
+  rec.dispatch('token_logprobs', rec.gpu.pipeline('ppo', 'token_logprobs'), [uniform(rec, p), logprob, entropy, logits, targets], [rec.gpu.groupsFor(p.R, 1)], {
+    flops: 5 * p.R * p.V!,
+    bytes: 4 * p.R * p.V!,
+  });
+}
+
+/** The clipped surrogate of R rows; writes its gradient over `logits` in place. */
+export function ppoPolicyLoss(
+  rec: Recorder,
+  logits: Binding,
+  tokenLoss: Binding,
+  tokenStats: Binding,
+  targets: Binding,
+  oldLogprob: Binding,
+  advantages: Binding,
+  weights: Binding,
+  p: PpoParams,
+): void {
+  rec.dispatch(
+    'ppo_policy_loss',
+    rec.gpu.pipeline('ppo', 'ppo_policy_loss'),
+    [uniform(rec, p), logits, tokenLoss, tokenStats, targets, oldLogprob, advantages, weights],
+    [rec.gpu.groupsFor(p.R, 1)],
+    { flops: 6 * p.R * p.V!, bytes: 8 * p.R * p.V! },
+  );
+}
+
+/** KL penalty, score and GAE for B sequences of T positions; `span` holds each sequence's first and last counted position. */
+export function ppoAdvantages(
+  rec: Recorder,
+  advantages: Binding,
+  returns: Binding,
+  kl: Binding,
+  logprob: Binding,
+  refLogprob: Binding,
+  values: Binding,
+  scores: Binding,
+  span: Binding,
+  p: PpoParams,
+): void {
+  rec.dispatch(
+    'ppo_advantages',
+    rec.gpu.pipeline('ppo', 'ppo_advantages'),
+    [uniform(rec, p), advantages, returns, kl, logprob, refLogprob, values, scores, span],
+    [Math.ceil(p.B! / WG)],
+    { flops: 12 * p.B! * p.T!, bytes: 4 * 7 * p.B! * p.T! },
+  );
+}
+
+/** values[rowOffset + r] = hidden[r] . w for R rows. */
+export function valueForward(rec: Recorder, values: Binding, hidden: Binding, w: Binding, p: PpoParams): void {
+  rec.dispatch('value_forward', rec.gpu.pipeline('ppo', 'value_forward'), [uniform(rec, p), values, hidden, w], [rec.gpu.groupsFor(p.R, WG)], {
+    flops: 2 * p.R * p.C!,
+    bytes: 4 * p.R * p.C!,
+  });
+}
+
+/** The clipped value loss of R positions: dvalues and (2,R) stats [weighted loss, weighted clip flag]. */
+export function valueLoss(rec: Recorder, dvalues: Binding, stats: Binding, values: Binding, oldValues: Binding, returns: Binding, weights: Binding, p: PpoParams): void {
+  rec.dispatch('value_loss', rec.gpu.pipeline('ppo', 'value_loss'), [uniform(rec, p), dvalues, stats, values, oldValues, returns, weights], [rec.gpu.groupsFor(p.R, WG)], {
+    flops: 12 * p.R,
+    bytes: 4 * 7 * p.R,
+  });
+}
+
+/** dhidden (R,C) = dvalues w; dw += sum_r dvalues hidden. */
+export function valueBackward(rec: Recorder, dhidden: Binding, dw: Binding, dvalues: Binding, hidden: Binding, w: Binding, p: PpoParams): void {
+  rec.dispatch('value_backward', rec.gpu.pipeline('ppo', 'value_backward'), [uniform(rec, p), dhidden, dw, dvalues, hidden, w], [rec.gpu.groupsFor(p.R * p.C!, WG)], {
+    flops: 3 * p.R * p.C!,
+    bytes: 4 * 3 * p.R * p.C!,
+  });
+}

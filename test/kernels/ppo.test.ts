@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gpu } from '../../src/gpu/gpu.ts';
+import { ppoAdvantages, ppoPolicyLoss, tokenLogprobs, valueBackward, valueForward, valueLoss } from '../../src/kernels/ppo.ts';
+import { ppo as ref } from '../../src/reference/index.ts';
+import { expectClose, randn, Rng, run, testGpu, upload, zeros } from '../helpers.ts';
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await testGpu();
+});
+afterAll(() => gpu?.destroy());
+
+const B = 3;
+const T = 7;
+const V = 101;
+const C = 72;
+const N = B * T;
+const tol = { rtol: 1e-4, atol: 1e-6 };
+
+describe('PPO kernels', () => {
+  it('token log-probs and entropy, and the policy loss gradient, in two chunks of rows', async () => {
+    const rng = new Rng(4);
+    const logits = randn(rng, N * V, 2);
+    const targets = rng.fillInt(new Int32Array(N), V);
+    const adv = randn(rng, N);
+    const weights = Float32Array.from({ length: N }, (_, i) => (i % T >= 2 && i % T < 6 ? 1 / (4 * B) : 0));
+    const invTemp = 1 / 0.8;
+    const expLogp = new Float32Array(N);
+    const expEnt = new Float32Array(N);
+    ref.tokenLogprobs(expLogp, expEnt, logits, targets, N, V, invTemp);
+    const old = expLogp.map((x, i) => x + (i % 3 === 0 ? 0.4 : -0.05));
+    const expD = new Float32Array(N * V);
+    const stats = ref.ppoPolicyLoss(expD, logits, targets, old, adv, weights, N, V, invTemp, 0.2);
+
+    const logp = zeros(gpu, 'logp', N);
+    const ent = zeros(gpu, 'ent', N);
+    const tokLoss = zeros(gpu, 'loss', N);
+    const tokStats = zeros(gpu, 'stats', 2 * N);
+    const [targetsB, oldB, advB, wB] = [upload(gpu, 't', targets), upload(gpu, 'o', old), upload(gpu, 'a', adv), upload(gpu, 'w', weights)];
+    const chunks = [
+      { first: 0, rows: 8 },
+      { first: 8, rows: N - 8 },
+    ];
+    const logitsB = chunks.map((c) => upload(gpu, 'logits', logits.slice(c.first * V, (c.first + c.rows) * V)));
+    await run(gpu, (rec) => {
+      chunks.forEach((c, i) => {
+        const p = { R: c.rows, V, rowOffset: c.first, B, T, invTemp, clip: 0.2 };
+        tokenLogprobs(rec, logp, ent, logitsB[i]!, targetsB, p);
+        ppoPolicyLoss(rec, logitsB[i]!, tokLoss, tokStats, targetsB, oldB, advB, wB, p);
+      });
+    });
+    expectClose(await gpu.readF32(logp, 0, N), expLogp, 'logprob', tol);
+    expectClose(await gpu.readF32(ent, 0, N), expEnt, 'entropy', tol);
+    for (const [i, c] of chunks.entries()) {
+      expectClose(await gpu.readF32(logitsB[i]!, 0, c.rows * V), expD.subarray(c.first * V, (c.first + c.rows) * V), `dlogits ${i}`, tol);
+    }
+    const sum = (a: Float32Array) => a.reduce((x, y) => x + y, 0);
+    const s = await gpu.readF32(tokStats, 0, 2 * N);
+    expect(sum(await gpu.readF32(tokLoss, 0, N))).toBeCloseTo(stats.loss, 5);
+    expect(sum(s.subarray(0, N))).toBeCloseTo(stats.clipfrac, 5);
+    expect(sum(s.subarray(N))).toBeCloseTo(stats.approxkl, 5);
+    expect(stats.clipfrac).toBeGreaterThan(0);
+  });
+
+  it('advantages with the KL penalty (k1 and k3) and GAE', async () => {
+    const rng = new Rng(5);
+    const logp = randn(rng, N, 0.5);
+    const refLogp = randn(rng, N, 0.5);
+    const values = randn(rng, N);
+    const scores = randn(rng, B);
+    const span = Int32Array.from([2, 0, 3, 5, 6, 3]);
+    for (const k3 of [false, true]) {
+      const o = { beta: 0.05, gamma: 0.99, lam: 0.95, k3 };
+      const [adv, ret, kl] = [zeros(gpu, 'adv', N), zeros(gpu, 'ret', N), zeros(gpu, 'kl', N)];
+      await run(gpu, (rec) =>
+        ppoAdvantages(rec, adv, ret, kl, upload(gpu, 'lp', logp), upload(gpu, 'ref', refLogp), upload(gpu, 'v', values), upload(gpu, 's', scores), upload(gpu, 'span', span), { R: N, B, T, klK3: k3, beta: o.beta, gamma: o.gamma, lam: o.lam }),
+      );
+      const [eA, eR, eK] = [new Float32Array(N), new Float32Array(N), new Float32Array(N)];
+      ref.ppoAdvantages(eA, eR, eK, logp, refLogp, values, scores, span, B, T, o);
+      expectClose(await gpu.readF32(adv, 0, N), eA, `advantages k3=${k3}`, tol);
+      expectClose(await gpu.readF32(ret, 0, N), eR, `returns k3=${k3}`, tol);
+      expectClose(await gpu.readF32(kl, 0, N), eK, `kl k3=${k3}`, tol);
+    }
+  });
+
+  it('value head forward, clipped value loss and backward', async () => {
+    const rng = new Rng(6);
+    const hidden = randn(rng, N * C);
+    const w = randn(rng, C, 0.1);
+    const old = randn(rng, N);
+    const returns = randn(rng, N);
+    const weights = Float32Array.from({ length: N }, (_, i) => (i % 2 ? 1 / N : 0));
+    const dw0 = randn(rng, C);
+    const values = zeros(gpu, 'values', N);
+    const dv = zeros(gpu, 'dv', N);
+    const vstats = zeros(gpu, 'vstats', 2 * N);
+    const dhidden = zeros(gpu, 'dh', N * C);
+    const dw = upload(gpu, 'dw', dw0);
+    const [hB, wB] = [upload(gpu, 'h', hidden), upload(gpu, 'w', w)];
+    await run(gpu, (rec) => {
+      valueForward(rec, values, hB, wB, { R: N, C });
+      valueLoss(rec, dv, vstats, values, upload(gpu, 'old', old), upload(gpu, 'ret', returns), upload(gpu, 'wt', weights), { R: N, clip: 0.2 });
+      valueBackward(rec, dhidden, dw, dv, hB, wB, { R: N, C });
+    });
+    const eV = new Float32Array(N);
+    ref.valueForward(eV, hidden, w, N, C);
+    const eDv = new Float32Array(N);
+    ref.valueLoss(eDv, eV, old, returns, weights, N, 0.2);
+    const eDh = new Float32Array(N * C);
+    const eDw = dw0.slice();
+    ref.valueBackward(eDh, eDw, eDv, hidden, w, N, C);
+    expectClose(await gpu.readF32(values, 0, N), eV, 'values', tol);
+    expectClose(await gpu.readF32(dv, 0, N), eDv, 'dvalues', tol);
+    expectClose(await gpu.readF32(dhidden, 0, N * C), eDh, 'dhidden', tol);
+    expectClose(await gpu.readF32(dw, 0, C), eDw, 'dw', tol);
+  });
+});
