@@ -23,6 +23,8 @@ struct Params {
   B: u32,
   kl_k3: u32,      // ppo_advantages: 1 = k3 estimator, 0 = k1
   C: u32,
+  n: u32,          // whiten: counted positions
+  out_index: u32,  // weighted_sum: where the sum goes
   inv_temp: f32,
   clip: f32,       // policy ratio clip, or value clip
   gamma: f32,
@@ -41,7 +43,7 @@ struct Params {
 // ppo_policy_loss
 @group(0) @binding(1) var<storage, read_write> dlogits: array<f32>;   // (R,V) logits on entry
 @group(0) @binding(2) var<storage, read_write> token_loss: array<f32>; // (B*T) weighted surrogate
-@group(0) @binding(3) var<storage, read_write> token_stats: array<f32>; // (2,B*T) weighted clip flag, weighted approx-KL
+@group(0) @binding(3) var<storage, read_write> token_stats: array<f32>; // (3,B*T) weighted clip flag, approx-KL, ratio
 @group(0) @binding(4) var<storage, read> targets_p: array<i32>;        // (B*T)
 @group(0) @binding(5) var<storage, read> old_logprob: array<f32>;      // (B*T)
 @group(0) @binding(6) var<storage, read> advantages: array<f32>;       // (B*T)
@@ -76,6 +78,14 @@ struct Params {
 @group(0) @binding(3) var<storage, read> dvalues_b: array<f32>;        // (B*T)
 @group(0) @binding(4) var<storage, read> hidden_b: array<f32>;         // (R,C)
 @group(0) @binding(5) var<storage, read> value_w_b: array<f32>;        // (C)
+
+// whiten (one workgroup): counted advantages to zero mean and unit variance
+@group(0) @binding(1) var<storage, read_write> adv_w: array<f32>;      // (B*T)
+@group(0) @binding(2) var<storage, read> weights_w: array<f32>;        // (B*T)
+
+// weighted_sum (one workgroup): total[out_index] = sum_i x[i]
+@group(0) @binding(1) var<storage, read_write> total: array<f32>;      // (any)
+@group(0) @binding(2) var<storage, read> x: array<f32>;                // (R)
 
 const WG: u32 = 64u;
 
@@ -182,6 +192,7 @@ fn ppo_policy_loss(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
       token_stats[row] = w * select(0.0, 1.0, clipped_loss > unclipped_loss); // TRL's clipfrac
       let d = logp - old_logprob[row];
       token_stats[params.B * params.T + row] = w * 0.5 * d * d;
+      token_stats[2u * params.B * params.T + row] = w * ratio;
     }
     workgroupBarrier();
   }
@@ -275,5 +286,39 @@ fn value_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgr
       g += dvalues_b[params.row_offset + r] * hidden_b[r * C + c];
     }
     dvalue_w[c] += g;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn whiten(@builtin(local_invocation_id) lid: vec3u) {
+  let lane = lid.x;
+  // The weights sum to 1 over the n counted positions, so weighted sums are means.
+  var m = 0.0;
+  for (var i = lane; i < params.R; i += WG) {
+    m += weights_w[i] * adv_w[i];
+  }
+  m = reduce_sum(lane, m);
+  var v = 0.0;
+  for (var i = lane; i < params.R; i += WG) {
+    let d = adv_w[i] - m;
+    v += weights_w[i] * d * d;
+  }
+  // Unbiased, as TRL's masked_var.
+  v = reduce_sum(lane, v) * f32(params.n) / max(f32(params.n) - 1.0, 1.0);
+  let scale = inverseSqrt(v + 1e-8);
+  for (var i = lane; i < params.R; i += WG) {
+    adv_w[i] = select(0.0, (adv_w[i] - m) * scale, weights_w[i] != 0.0);
+  }
+}
+
+@compute @workgroup_size(WG)
+fn weighted_sum(@builtin(local_invocation_id) lid: vec3u) {
+  var s = 0.0;
+  for (var i = lid.x; i < params.R; i += WG) {
+    s += x[i];
+  }
+  s = reduce_sum(lid.x, s);
+  if (lid.x == 0u) {
+    total[params.out_index] = s;
   }
 }

@@ -12,6 +12,10 @@ export interface PpoParams {
   B?: number;
   klK3?: boolean;
   C?: number;
+  /** whiten: counted positions */
+  n?: number;
+  /** weighted_sum: index of the output */
+  outIndex?: number;
   invTemp?: number;
   clip?: number;
   gamma?: number;
@@ -21,7 +25,7 @@ export interface PpoParams {
 
 function uniform(rec: Recorder, p: PpoParams): GPUBuffer {
   return rec.gpu.uniform(
-    [p.R, p.V ?? 0, p.rowOffset ?? 0, p.T ?? 0, p.B ?? 0, p.klK3 ? 1 : 0, p.C ?? 0],
+    [p.R, p.V ?? 0, p.rowOffset ?? 0, p.T ?? 0, p.B ?? 0, p.klK3 ? 1 : 0, p.C ?? 0, p.n ?? 0, p.outIndex ?? 0],
     [p.invTemp ?? 1, p.clip ?? 0, p.gamma ?? 1, p.lam ?? 1, p.beta ?? 0],
   );
 }
@@ -34,7 +38,7 @@ export function tokenLogprobs(rec: Recorder, logprob: Binding, entropy: Binding,
   });
 }
 
-/** The clipped surrogate of R rows; writes its gradient over `logits` in place. */
+/** The clipped surrogate of R rows; writes its gradient over `logits` in place, and (3,B·T) token stats [clipped, approx-KL, ratio], all weighted. */
 export function ppoPolicyLoss(
   rec: Recorder,
   logits: Binding,
@@ -99,4 +103,14 @@ export function valueBackward(rec: Recorder, dhidden: Binding, dw: Binding, dval
     flops: 3 * p.R * p.C!,
     bytes: 4 * 3 * p.R * p.C!,
   });
+}
+
+/** Counted advantages (weight > 0) to zero mean and unit (unbiased) variance, in place; others to 0. */
+export function whiten(rec: Recorder, advantages: Binding, weights: Binding, R: number, n: number): void {
+  rec.dispatch('whiten', rec.gpu.pipeline('ppo', 'whiten'), [uniform(rec, { R, n }), advantages, weights], [1], { flops: 6 * R, bytes: 12 * R });
+}
+
+/** total[index] = sum of x[0..R), in a fixed order. */
+export function weightedSum(rec: Recorder, total: Binding, index: number, x: Binding, R: number): void {
+  rec.dispatch('weighted_sum', rec.gpu.pipeline('ppo', 'weighted_sum'), [uniform(rec, { R, outIndex: index }), total, x], [1], { flops: R, bytes: 4 * R });
 }

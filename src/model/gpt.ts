@@ -4,7 +4,7 @@
  * step (forward, backward, AdamW) is one command encoder, submitted once, and
  * reads back only the loss and the gradient norm.
  */
-import { window } from '../gpu/buffers.ts';
+import { window, type BufferWindow } from '../gpu/buffers.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Profiler } from '../gpu/profiler.ts';
 import { Recorder } from '../gpu/recorder.ts';
@@ -58,6 +58,13 @@ export interface StepOptimizer {
   /** [global norm, clip scale] on the GPU */
   readonly norm: GPUBuffer;
 }
+
+/**
+ * A loss over one chunk of logits rows (rows firstRow.. of the batch, (rows,V)
+ * in `logits`); when training it must leave the loss's gradient over the
+ * logits in place. The default head is cross-entropy; PPO brings its own.
+ */
+export type LogitsHead = (rec: Recorder, logits: BufferWindow, firstRow: number, rows: number, train: boolean) => void;
 
 export interface GPTOptions {
   /**
@@ -303,6 +310,17 @@ export class GPT {
   }
 
   /**
+   * Forward pass of micro-batch k through the tied LM head into `head`
+   * (PPO's per-token losses); with `train`, the head's logits gradient is
+   * carried back to finalHiddenGrad and the wte gradient, ready for
+   * recordTrunkBackward.
+   */
+  recordWithLogitsHead(rec: Recorder, k: number, train: boolean, head: LogitsHead): void {
+    this.recordTrunkForward(rec, k);
+    this.recordClassifier(rec, k, this.sequences(k) * this.plan.T, train, head);
+  }
+
+  /**
    * The transformer of micro-batch k, from tokens to the final LayerNorm's
    * output (`finalHidden`). Heads other than the LM head (a reward or value
    * head) build on this and on recordTrunkBackward.
@@ -368,7 +386,7 @@ export class GPT {
    * The tied LM head and the loss, in chunks of rows (so the logits fit one
    * binding) and windows of the vocabulary (so wte does).
    */
-  private recordClassifier(rec: Recorder, k: number, N: number, train: boolean): void {
+  private recordClassifier(rec: Recorder, k: number, N: number, train: boolean, head?: LogitsHead): void {
     const { nEmbd: C, vocabSize: V } = this.config;
     const a = this.acts;
     const input = this.inputs[k]!;
@@ -391,11 +409,10 @@ export class GPT {
         );
       }
       const rows = (buf: GPUBuffer) => window(buf, r0, R);
-      if (!train) {
-        crossentropyForward(rec, rows(a.losses), logits, rows(input.targets), rows(input.weights), R, V);
-        continue;
-      }
-      crossentropyBackward(rec, logits, rows(a.losses), rows(input.targets), rows(input.weights), R, V);
+      if (head) head(rec, logits, k * this.plan.micro * this.plan.T + r0, R, train);
+      else if (train) crossentropyBackward(rec, logits, rows(a.losses), rows(input.targets), rows(input.weights), R, V);
+      else crossentropyForward(rec, rows(a.losses), logits, rows(input.targets), rows(input.weights), R, V);
+      if (!train) continue;
       const dlnf = window(a.dlnf, r0 * C, R * C);
       vocab.forEach(({ first, count }, i) => {
         // dlnf(R,C) = dlogits(R,V) wte(V,C), summed over vocabulary windows

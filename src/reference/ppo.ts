@@ -37,8 +37,8 @@ export function ppoPolicyLoss(
   V: number,
   invTemp: number,
   clip: number,
-): { loss: number; clipfrac: number; approxkl: number } {
-  const out = { loss: 0, clipfrac: 0, approxkl: 0 };
+): { loss: number; clipfrac: number; approxkl: number; ratio: number } {
+  const out = { loss: 0, clipfrac: 0, approxkl: 0, ratio: 0 };
   for (let r = 0; r < R; r++) {
     const { m, s } = rowStats(logits, r, V, invTemp);
     const t = targets[r]!;
@@ -56,6 +56,7 @@ export function ppoPolicyLoss(
     out.loss += w * Math.max(unclipped, clipped);
     out.clipfrac += clipped > unclipped ? w : 0;
     out.approxkl += w * 0.5 * (logp - oldLogprob[r]!) ** 2;
+    out.ratio += w * ratio;
   }
   return out;
 }
@@ -131,4 +132,14 @@ export function valueBackward(dhidden: Vec, dw: Vec, dvalues: Vec, hidden: Vec, 
       dw[c]! += dvalues[r]! * hidden[r * C + c]!;
     }
   }
+}
+
+/** TRL's masked_whiten: counted entries to zero mean and unit unbiased variance; the rest 0. */
+export function whiten(out: Vec, advantages: Vec, weights: Vec, R: number, n: number): void {
+  let mean = 0;
+  for (let i = 0; i < R; i++) mean += weights[i]! * advantages[i]!;
+  let variance = 0;
+  for (let i = 0; i < R; i++) variance += weights[i]! * (advantages[i]! - mean) ** 2;
+  variance *= n / Math.max(n - 1, 1);
+  for (let i = 0; i < R; i++) out[i] = weights[i] !== 0 ? (advantages[i]! - mean) / Math.sqrt(variance + 1e-8) : 0;
 }

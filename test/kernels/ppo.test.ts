@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/gpu.ts';
-import { ppoAdvantages, ppoPolicyLoss, tokenLogprobs, valueBackward, valueForward, valueLoss } from '../../src/kernels/ppo.ts';
+import { ppoAdvantages, ppoPolicyLoss, tokenLogprobs, valueBackward, valueForward, valueLoss, weightedSum, whiten } from '../../src/kernels/ppo.ts';
 import { ppo as ref } from '../../src/reference/index.ts';
 import { expectClose, randn, Rng, run, testGpu, upload, zeros } from '../helpers.ts';
 
@@ -35,7 +35,7 @@ describe('PPO kernels', () => {
     const logp = zeros(gpu, 'logp', N);
     const ent = zeros(gpu, 'ent', N);
     const tokLoss = zeros(gpu, 'loss', N);
-    const tokStats = zeros(gpu, 'stats', 2 * N);
+    const tokStats = zeros(gpu, 'stats', 3 * N);
     const [targetsB, oldB, advB, wB] = [upload(gpu, 't', targets), upload(gpu, 'o', old), upload(gpu, 'a', adv), upload(gpu, 'w', weights)];
     const chunks = [
       { first: 0, rows: 8 },
@@ -55,10 +55,11 @@ describe('PPO kernels', () => {
       expectClose(await gpu.readF32(logitsB[i]!, 0, c.rows * V), expD.subarray(c.first * V, (c.first + c.rows) * V), `dlogits ${i}`, tol);
     }
     const sum = (a: Float32Array) => a.reduce((x, y) => x + y, 0);
-    const s = await gpu.readF32(tokStats, 0, 2 * N);
+    const s = await gpu.readF32(tokStats, 0, 3 * N);
     expect(sum(await gpu.readF32(tokLoss, 0, N))).toBeCloseTo(stats.loss, 5);
     expect(sum(s.subarray(0, N))).toBeCloseTo(stats.clipfrac, 5);
-    expect(sum(s.subarray(N))).toBeCloseTo(stats.approxkl, 5);
+    expect(sum(s.subarray(N, 2 * N))).toBeCloseTo(stats.approxkl, 5);
+    expect(sum(s.subarray(2 * N))).toBeCloseTo(stats.ratio, 5);
     expect(stats.clipfrac).toBeGreaterThan(0);
   });
 
@@ -81,6 +82,28 @@ describe('PPO kernels', () => {
       expectClose(await gpu.readF32(ret, 0, N), eR, `returns k3=${k3}`, tol);
       expectClose(await gpu.readF32(kl, 0, N), eK, `kl k3=${k3}`, tol);
     }
+  });
+
+  it('whitens counted advantages and sums in a fixed order', async () => {
+    const rng = new Rng(7);
+    const adv = randn(rng, N, 3);
+    const counted = [...Array(N).keys()].filter((i) => i % 3 !== 0);
+    const weights = Float32Array.from({ length: N }, (_, i) => (i % 3 !== 0 ? 1 / counted.length : 0));
+    const advB = upload(gpu, 'adv', adv);
+    const total = zeros(gpu, 'total', 4);
+    await run(gpu, (rec) => {
+      whiten(rec, advB, upload(gpu, 'w', weights), N, counted.length);
+      weightedSum(rec, total, 3, advB, N);
+    });
+    const got = await gpu.readF32(advB, 0, N);
+    const expected = new Float32Array(N);
+    ref.whiten(expected, adv, weights, N, counted.length);
+    expectClose(got, expected, 'whitened', tol);
+    const mean = counted.reduce((a, i) => a + got[i]!, 0) / counted.length;
+    const variance = counted.reduce((a, i) => a + (got[i]! - mean) ** 2, 0) / (counted.length - 1);
+    expect(mean).toBeCloseTo(0, 5);
+    expect(variance).toBeCloseTo(1, 4);
+    expect((await gpu.readF32(total))[3]).toBeCloseTo(got.reduce((a, b) => a + b, 0), 5);
   });
 
   it('value head forward, clipped value loss and backward', async () => {
