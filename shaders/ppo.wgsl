@@ -7,6 +7,7 @@
 //   ppo_advantages    per sequence: the KL penalty (k1: logp - logp_ref, or
 //                     k3: (q - 1) - log q with q = p_ref / p) on every response
 //                     token, the score on the last, then GAE(gamma, lambda)
+//   whiten, dot_sum    advantage whitening; fixed-order sums for metrics
 //   value_forward / value_loss / value_backward
 //                     a scalar value head on every position, the clipped value
 //                     loss 0.5 max((v - R)^2, (v_clip - R)^2), its gradient
@@ -83,9 +84,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> adv_w: array<f32>;      // (B*T)
 @group(0) @binding(2) var<storage, read> weights_w: array<f32>;        // (B*T)
 
-// weighted_sum (one workgroup): total[out_index] = sum_i x[i]
+// dot_sum (one workgroup): total[out_index] = sum_i x[i] y[i], for masked means of per-token values
 @group(0) @binding(1) var<storage, read_write> total: array<f32>;      // (any)
 @group(0) @binding(2) var<storage, read> x: array<f32>;                // (R)
+@group(0) @binding(3) var<storage, read> y: array<f32>;                // (R)
 
 const WG: u32 = 64u;
 
@@ -312,10 +314,10 @@ fn whiten(@builtin(local_invocation_id) lid: vec3u) {
 }
 
 @compute @workgroup_size(WG)
-fn weighted_sum(@builtin(local_invocation_id) lid: vec3u) {
+fn dot_sum(@builtin(local_invocation_id) lid: vec3u) {
   var s = 0.0;
   for (var i = lid.x; i < params.R; i += WG) {
-    s += x[i];
+    s += x[i] * y[i];
   }
   s = reduce_sum(lid.x, s);
   if (lid.x == 0u) {

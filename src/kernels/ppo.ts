@@ -14,7 +14,7 @@ export interface PpoParams {
   C?: number;
   /** whiten: counted positions */
   n?: number;
-  /** weighted_sum: index of the output */
+  /** dot_sum: index of the output */
   outIndex?: number;
   invTemp?: number;
   clip?: number;
@@ -110,7 +110,7 @@ export function whiten(rec: Recorder, advantages: Binding, weights: Binding, R: 
   rec.dispatch('whiten', rec.gpu.pipeline('ppo', 'whiten'), [uniform(rec, { R, n }), advantages, weights], [1], { flops: 6 * R, bytes: 12 * R });
 }
 
-/** total[index] = sum of x[0..R), in a fixed order. */
-export function weightedSum(rec: Recorder, total: Binding, index: number, x: Binding, R: number): void {
-  rec.dispatch('weighted_sum', rec.gpu.pipeline('ppo', 'weighted_sum'), [uniform(rec, { R, outIndex: index }), total, x], [1], { flops: R, bytes: 4 * R });
+/** total[index] = sum of x[i]·y[i] over [0,R), in a fixed order. */
+export function dotSum(rec: Recorder, total: Binding, index: number, x: Binding, y: Binding, R: number): void {
+  rec.dispatch('dot_sum', rec.gpu.pipeline('ppo', 'dot_sum'), [uniform(rec, { R, outIndex: index }), total, x, y], [1], { flops: 2 * R, bytes: 8 * R });
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/gpu.ts';
-import { ppoAdvantages, ppoPolicyLoss, tokenLogprobs, valueBackward, valueForward, valueLoss, weightedSum, whiten } from '../../src/kernels/ppo.ts';
+import { ppoAdvantages, ppoPolicyLoss, tokenLogprobs, valueBackward, valueForward, valueLoss, dotSum, whiten } from '../../src/kernels/ppo.ts';
 import { ppo as ref } from '../../src/reference/index.ts';
 import { expectClose, randn, Rng, run, testGpu, upload, zeros } from '../helpers.ts';
 
@@ -93,7 +93,7 @@ describe('PPO kernels', () => {
     const total = zeros(gpu, 'total', 4);
     await run(gpu, (rec) => {
       whiten(rec, advB, upload(gpu, 'w', weights), N, counted.length);
-      weightedSum(rec, total, 3, advB, N);
+      dotSum(rec, total, 3, advB, upload(gpu, 'ones', new Float32Array(N).fill(2)), N);
     });
     const got = await gpu.readF32(advB, 0, N);
     const expected = new Float32Array(N);
@@ -103,7 +103,7 @@ describe('PPO kernels', () => {
     const variance = counted.reduce((a, i) => a + (got[i]! - mean) ** 2, 0) / (counted.length - 1);
     expect(mean).toBeCloseTo(0, 5);
     expect(variance).toBeCloseTo(1, 4);
-    expect((await gpu.readF32(total))[3]).toBeCloseTo(got.reduce((a, b) => a + b, 0), 5);
+    expect((await gpu.readF32(total))[3]).toBeCloseTo(2 * got.reduce((a, b) => a + b, 0), 5);
   });
 
   it('value head forward, clipped value loss and backward', async () => {
