@@ -1,0 +1,428 @@
+/**
+ * PPO against a reward model, all per-token work on the GPU (InstructGPT,
+ * TRL's PPOTrainer): the policy samples responses with the KV cache; the
+ * frozen reward model scores them; the policy's and the frozen reference's
+ * log-probabilities give a per-token KL penalty; the value model (initialised
+ * from the reward model) gives GAE advantages, whitened; then several PPO
+ * epochs update the policy (clipped surrogate) and the value model (clipped
+ * value loss, weighted by vfCoef) with one AdamW and one gradient clip, as
+ * TRL's wrapped policy-and-value model does. Only scalars come back, plus the
+ * sampled token ids (inputs of the next passes) and one score per sequence.
+ */
+import type { Gpu } from '../gpu/gpu.ts';
+import { Recorder } from '../gpu/recorder.ts';
+import { dotSum, ppoAdvantages, ppoPolicyLoss, tokenLogprobs, valueBackward, valueForward, valueLoss, whiten } from '../kernels/ppo.ts';
+import { AdamW, type AdamWConfig } from '../train/adamw.ts';
+import type { GPTConfig } from './config.ts';
+import { Generator } from './generate.ts';
+import { GPT, type ParamTensor } from './gpt.ts';
+import { RewardModel } from './reward-model.ts';
+
+export interface PpoSettings {
+  /** prompts (rollouts) per PPO step */
+  batchSize: number;
+  /** longest prompt, in tokens; prompts + responseLength must fit the context */
+  maxPromptLength: number;
+  /** tokens generated at most per response */
+  responseLength: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  /** subtracted from the score of a response that did not end with EOS (null: none) */
+  missingEosPenalty: number | null;
+  /** scores clipped to ±this (null: no clipping) */
+  scoreClip: number | null;
+  /** beta, the per-token KL penalty coefficient */
+  klCoef: number;
+  klEstimator: 'k1' | 'k3';
+  /** adaptive KL control (Ziegler et al.): the KL to steer towards (null: fixed beta) */
+  targetKl: number | null;
+  klHorizon: number;
+  gamma: number;
+  lam: number;
+  cliprange: number;
+  cliprangeValue: number;
+  vfCoef: number;
+  ppoEpochs: number;
+  seed: number;
+}
+
+/**
+ * TRL's PPOConfig defaults, except responseLength (TRL: 53) and the
+ * learning rate, which the CLI sets for small models.
+ */
+export const PPO_DEFAULTS: PpoSettings = {
+  batchSize: 16,
+  maxPromptLength: 64,
+  responseLength: 32,
+  temperature: 0.7,
+  topK: 0,
+  topP: 1,
+  missingEosPenalty: null,
+  scoreClip: null,
+  klCoef: 0.05,
+  klEstimator: 'k1',
+  targetKl: null,
+  klHorizon: 10000,
+  gamma: 1,
+  lam: 0.95,
+  cliprange: 0.2,
+  cliprangeValue: 0.2,
+  vfCoef: 0.1,
+  ppoEpochs: 4,
+  seed: 0,
+};
+
+/** One PPO step's metrics, with TRL's names. */
+export type PpoMetrics = Record<
+  | 'objective/kl'
+  | 'objective/entropy'
+  | 'objective/scores'
+  | 'objective/rlhf_reward'
+  | 'objective/non_score_reward'
+  | 'policy/approxkl_avg'
+  | 'policy/clipfrac_avg'
+  | 'loss/policy_avg'
+  | 'loss/value_avg'
+  | 'val/clipfrac_avg'
+  | 'val/ratio'
+  | 'val/num_eos_tokens'
+  | 'objective/kl_coef'
+  | 'grad_norm',
+  number
+>;
+
+export interface PpoModels {
+  /** the SFT model: the policy starts from it and the frozen reference is a copy */
+  policyConfig: GPTConfig;
+  policyParams: ReadonlyMap<string, Float32Array>;
+  /** the reward model (frozen), and the value model's starting point */
+  rewardConfig: GPTConfig;
+  rewardParams: ReadonlyMap<string, Float32Array>;
+  rewardScore: Float32Array;
+}
+
+interface Rollout {
+  tokens: Int32Array;
+  n: number;
+  finished: number;
+  scores: Float32Array;
+}
+
+// Stats slots, filled by dot_sum.
+const S_KL = 0;
+const S_ENTROPY = 1;
+const S_POLICY_LOSS = 2;
+const S_CLIPFRAC = 3;
+const S_APPROXKL = 4;
+const S_RATIO = 5;
+const S_VALUE_LOSS = 6;
+const S_VALUE_CLIPFRAC = 7;
+
+export class PpoTrainer {
+  readonly policy: GPT;
+  readonly settings: PpoSettings;
+  readonly T: number;
+  /** the current KL coefficient (adaptive control moves it) */
+  beta: number;
+  private readonly reference: GPT;
+  private readonly value: GPT;
+  private readonly valueHead: ParamTensor;
+  private readonly reward: RewardModel;
+  private readonly generator: Generator;
+  readonly optimizer: AdamW;
+  private readonly buf: Record<string, GPUBuffer>;
+  private readonly readback: GPUBuffer;
+  private readonly eosId: number;
+
+  constructor(
+    private readonly gpu: Gpu,
+    models: PpoModels,
+    settings: PpoSettings,
+    optimizer: AdamWConfig,
+    eosId: number,
+  ) {
+    this.settings = settings;
+    this.eosId = eosId;
+    this.beta = settings.klCoef;
+    const B = settings.batchSize;
+    const T = settings.maxPromptLength + settings.responseLength;
+    this.T = T;
+    const config = models.policyConfig;
+    if (T > config.nPositions) {
+      throw new Error(`prompts of ${settings.maxPromptLength} tokens and responses of ${settings.responseLength} exceed the model's context of ${config.nPositions}`);
+    }
+    if (models.rewardConfig.nEmbd !== config.nEmbd || models.rewardConfig.nLayer !== config.nLayer || models.rewardConfig.nHead !== config.nHead) {
+      // The value model starts from the reward model but runs the policy's vocabulary and shapes.
+      throw new Error('the reward model must have the policy model\'s shape (n_layer, n_head, n_embd): the value model starts from it');
+    }
+    this.policy = new GPT(gpu, config, B, T);
+    this.policy.setParameters(models.policyParams);
+    this.reference = new GPT(gpu, config, B, T);
+    this.reference.setParameters(models.policyParams);
+    this.value = new GPT(gpu, models.rewardConfig, B, T);
+    this.value.setParameters(models.rewardParams);
+    const C = config.nEmbd;
+    this.valueHead = {
+      spec: { name: 'value.score.weight', shape: [1, C], size: C, init: 'normal', decay: true, conv1d: false },
+      value: gpu.createBufferFrom('value.score', models.rewardScore),
+      grad: gpu.createBuffer('grad.value.score', C * 4),
+    };
+    this.reward = new RewardModel(gpu, models.rewardConfig, B, T);
+    this.reward.setParameters(models.rewardParams, models.rewardScore);
+    this.generator = new Generator(this.policy, { maxBatch: B, maxLength: T });
+    this.optimizer = new AdamW(gpu, [...this.policy.params, ...this.value.params, this.valueHead], optimizer);
+    const N = B * T;
+    const f = (label: string, n: number) => gpu.createBuffer(`ppo.${label}`, n * 4);
+    this.buf = {
+      targets: f('targets', N),
+      weights: f('weights', N),
+      valueWeights: f('valueWeights', N),
+      ones: gpu.createBufferFrom('ppo.ones', new Float32Array(N).fill(1)),
+      span: f('span', 2 * B),
+      scores: f('scores', B),
+      logpOld: f('logpOld', N),
+      entropy: f('entropy', N),
+      refLogp: f('refLogp', N),
+      refEntropy: f('refEntropy', N),
+      valuesOld: f('valuesOld', N),
+      values: f('values', N),
+      dvalues: f('dvalues', N),
+      advantages: f('advantages', N),
+      returns: f('returns', N),
+      kl: f('kl', N),
+      tokenLoss: f('tokenLoss', N),
+      tokenStats: f('tokenStats', 3 * N),
+      valueStats: f('valueStats', 2 * N),
+      stats: f('stats', 8),
+    };
+    this.readback = gpu.device.createBuffer({ label: 'ppo.readback', size: 48, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ });
+  }
+
+  /** One PPO step on a batch of prompts (token ids), at learning rate lr. */
+  async step(prompts: readonly Int32Array[], stepIndex: number, lr: number): Promise<PpoMetrics> {
+    const s = this.settings;
+    const B = s.batchSize;
+    const T = this.T;
+    const N = B * T;
+    if (prompts.length !== B) throw new Error(`a PPO step takes ${B} prompts, got ${prompts.length}`);
+    const rollout = await this.rollout(prompts, stepIndex);
+    const invTemp = 1 / (s.temperature + 1e-7);
+    const config = this.policy.config;
+    const V = config.vocabSize;
+    const C = config.nEmbd;
+    const rowsOf = (model: GPT, k: number) => model.sequences(k) * T;
+
+    // Log-probs of the policy and the reference, values, advantages.
+    let rec = new Recorder(this.gpu);
+    const b = this.buf;
+    for (let k = 0; k < this.policy.plan.microBatches; k++) {
+      this.policy.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
+        tokenLogprobs(r, b.logpOld!, b.entropy!, logits, b.targets!, { R: rows, V, rowOffset: firstRow, invTemp }),
+      );
+    }
+    for (let k = 0; k < this.reference.plan.microBatches; k++) {
+      this.reference.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
+        tokenLogprobs(r, b.refLogp!, b.refEntropy!, logits, b.targets!, { R: rows, V, rowOffset: firstRow, invTemp }),
+      );
+    }
+    for (let k = 0; k < this.value.plan.microBatches; k++) {
+      this.value.recordTrunkForward(rec, k);
+      valueForward(rec, b.valuesOld!, this.value.finalHidden, this.valueHead.value, { R: rowsOf(this.value, k), C, rowOffset: k * this.value.plan.micro * T });
+    }
+    ppoAdvantages(rec, b.advantages!, b.returns!, b.kl!, b.logpOld!, b.refLogp!, b.valuesOld!, b.scores!, b.span!, {
+      R: N,
+      B,
+      T,
+      klK3: s.klEstimator === 'k3',
+      beta: this.beta,
+      gamma: s.gamma,
+      lam: s.lam,
+    });
+    dotSum(rec, b.stats!, S_KL, b.kl!, b.ones!, N);
+    dotSum(rec, b.stats!, S_ENTROPY, b.entropy!, b.weights!, N);
+    whiten(rec, b.advantages!, b.weights!, N, rollout.n);
+    rec.copy(b.stats!, 0, this.readback, 0, 8);
+    rec.submit();
+    const rolloutStats = await this.read();
+    const klSum = rolloutStats[S_KL]! / B; // per sequence, summed over its tokens
+    const entropy = (rolloutStats[S_ENTROPY]! * rollout.n) / B;
+
+    // PPO epochs over the whole batch.
+    let sums = new Float32Array(8);
+    let gradNorm = 0;
+    for (let epoch = 0; epoch < s.ppoEpochs; epoch++) {
+      this.optimizer.lr = lr;
+      this.optimizer.prepare();
+      rec = new Recorder(this.gpu);
+      this.policy.recordZeroGradients(rec);
+      this.value.recordZeroGradients(rec);
+      rec.clear(this.valueHead.grad);
+      for (let k = 0; k < this.policy.plan.microBatches; k++) {
+        this.policy.recordWithLogitsHead(rec, k, true, (r, logits, firstRow, rows) =>
+          ppoPolicyLoss(r, logits, b.tokenLoss!, b.tokenStats!, b.targets!, b.logpOld!, b.advantages!, b.weights!, {
+            R: rows,
+            V,
+            rowOffset: firstRow,
+            B,
+            T,
+            invTemp,
+            clip: s.cliprange,
+          }),
+        );
+        this.policy.recordTrunkBackward(rec, k);
+      }
+      const valueMicro = this.value.plan.microBatches;
+      for (let k = 0; k < valueMicro; k++) {
+        this.value.recordTrunkForward(rec, k);
+        valueForward(rec, b.values!, this.value.finalHidden, this.valueHead.value, { R: rowsOf(this.value, k), C, rowOffset: k * this.value.plan.micro * T });
+      }
+      valueLoss(rec, b.dvalues!, b.valueStats!, b.values!, b.valuesOld!, b.returns!, b.valueWeights!, { R: N, clip: s.cliprangeValue });
+      for (let k = 0; k < valueMicro; k++) {
+        if (valueMicro > 1) this.value.recordTrunkForward(rec, k);
+        const p = { R: rowsOf(this.value, k), C, rowOffset: k * this.value.plan.micro * T };
+        valueBackward(rec, this.value.finalHiddenGrad, this.valueHead.grad, b.dvalues!, this.value.finalHidden, this.valueHead.value, p);
+        this.value.recordTrunkBackward(rec, k);
+      }
+      this.optimizer.record(rec);
+      dotSum(rec, b.stats!, S_POLICY_LOSS, b.tokenLoss!, b.ones!, N);
+      dotSum(rec, b.stats!, S_CLIPFRAC, this.slice(b.tokenStats!, 0, N), b.ones!, N);
+      dotSum(rec, b.stats!, S_APPROXKL, this.slice(b.tokenStats!, N, N), b.ones!, N);
+      dotSum(rec, b.stats!, S_RATIO, this.slice(b.tokenStats!, 2 * N, N), b.ones!, N);
+      dotSum(rec, b.stats!, S_VALUE_LOSS, this.slice(b.valueStats!, 0, N), b.ones!, N);
+      dotSum(rec, b.stats!, S_VALUE_CLIPFRAC, this.slice(b.valueStats!, N, N), b.ones!, N);
+      rec.copy(b.stats!, 0, this.readback, 0, 32);
+      rec.copy(this.optimizer.norm, 0, this.readback, 32, 4);
+      rec.submit();
+      const v = await this.read();
+      sums = sums.map((x, i) => x + v[i]! / s.ppoEpochs);
+      gradNorm = v[8]!;
+    }
+
+    const scores = rollout.scores.reduce((a, x) => a + x, 0) / B;
+    const nonScore = -this.beta * klSum;
+    const metrics: PpoMetrics = {
+      'objective/kl': klSum,
+      'objective/entropy': entropy,
+      'objective/scores': scores,
+      'objective/non_score_reward': nonScore,
+      'objective/rlhf_reward': scores + nonScore,
+      'objective/kl_coef': this.beta,
+      'policy/approxkl_avg': sums[S_APPROXKL]!,
+      'policy/clipfrac_avg': sums[S_CLIPFRAC]!,
+      'loss/policy_avg': sums[S_POLICY_LOSS]!,
+      // The value gradient carried vfCoef in its weights; report the loss itself.
+      'loss/value_avg': sums[S_VALUE_LOSS]! / s.vfCoef,
+      'val/clipfrac_avg': sums[S_VALUE_CLIPFRAC]! / s.vfCoef,
+      'val/ratio': sums[S_RATIO]!,
+      'val/num_eos_tokens': rollout.finished,
+      grad_norm: gradNorm,
+    };
+    if (s.targetKl !== null) {
+      // Ziegler et al.'s adaptive controller, as TRL's AdaptiveKLController.
+      const error = Math.min(Math.max(klSum / s.targetKl - 1, -0.2), 0.2);
+      this.beta *= 1 + (error * B) / s.klHorizon;
+    }
+    return metrics;
+  }
+
+  /** Responses of the current policy, for evaluation. */
+  generate(prompts: readonly Int32Array[], seed: number, temperature = this.settings.temperature) {
+    return this.generator.generate(prompts, {
+      maxNewTokens: this.settings.responseLength,
+      temperature,
+      topK: this.settings.topK,
+      topP: this.settings.topP,
+      seed,
+      eosId: this.eosId,
+    });
+  }
+
+  /** Reward-model scores of prompt + response pairs (B of them). */
+  async score(prompts: readonly Int32Array[], responses: readonly Int32Array[]): Promise<Float32Array> {
+    const { tokens, last } = this.pack(prompts, responses);
+    return this.reward.rewards(tokens, last);
+  }
+
+  async getPolicyParameters(): Promise<Map<string, Float32Array>> {
+    return this.policy.getParameters();
+  }
+
+  async getValueModel(): Promise<{ params: Map<string, Float32Array>; score: Float32Array }> {
+    return { params: await this.value.getParameters(), score: await this.gpu.readF32(this.valueHead.value, 0, this.valueHead.spec.size) };
+  }
+
+  destroy(): void {
+    for (const x of Object.values(this.buf)) x.destroy();
+    this.readback.destroy();
+    this.valueHead.value.destroy();
+    this.valueHead.grad.destroy();
+    this.optimizer.destroy();
+    this.generator.destroy();
+    this.reward.destroy();
+    this.value.destroy();
+    this.reference.destroy();
+    this.policy.destroy();
+  }
+
+  private slice(buffer: GPUBuffer, first: number, count: number) {
+    return { buffer, offset: first * 4, size: count * 4 };
+  }
+
+  /** Prompt + response rows padded with EOS, and each row's last real position. */
+  private pack(prompts: readonly Int32Array[], responses: readonly Int32Array[]) {
+    const T = this.T;
+    const tokens = new Int32Array(prompts.length * T).fill(this.eosId);
+    const last = new Int32Array(prompts.length);
+    prompts.forEach((p, b) => {
+      tokens.set(p, b * T);
+      tokens.set(responses[b]!, b * T + p.length);
+      last[b] = p.length + Math.max(responses[b]!.length, 1) - 1;
+    });
+    return { tokens, last };
+  }
+
+  private async rollout(prompts: readonly Int32Array[], stepIndex: number): Promise<Rollout> {
+    const s = this.settings;
+    const B = s.batchSize;
+    const T = this.T;
+    prompts.forEach((p, i) => {
+      if (p.length > s.maxPromptLength) throw new Error(`prompt ${i} has ${p.length} tokens, more than the longest allowed (${s.maxPromptLength})`);
+    });
+    const gen = await this.generate(prompts, s.seed * 1000003 + stepIndex);
+    const { tokens, last } = this.pack(prompts, gen.responses);
+    const targets = new Int32Array(B * T).fill(this.eosId);
+    targets.set(tokens.subarray(1));
+    const span = new Uint32Array(2 * B);
+    let n = 0;
+    prompts.forEach((p, b) => {
+      // Position t predicts token t+1: the response's tokens are predicted from p.length-1 on.
+      span[b] = p.length - 1;
+      span[B + b] = p.length - 1 + gen.responses[b]!.length - 1;
+      n += gen.responses[b]!.length;
+    });
+    const weights = new Float32Array(B * T);
+    for (let b = 0; b < B; b++) weights.fill(1 / n, b * T + span[b]!, b * T + span[B + b]! + 1);
+    const scores = await this.reward.rewards(tokens, last);
+    gen.finished.forEach((done, b) => {
+      if (!done && s.missingEosPenalty !== null) scores[b]! -= s.missingEosPenalty;
+      if (s.scoreClip !== null) scores[b] = Math.min(Math.max(scores[b]!, -s.scoreClip), s.scoreClip);
+    });
+    for (const m of [this.policy, this.reference, this.value]) m.uploadTokens(tokens);
+    const b = this.buf;
+    this.gpu.write(b.targets!, targets);
+    this.gpu.write(b.weights!, weights);
+    this.gpu.write(b.valueWeights!, weights.map((w) => w * s.vfCoef));
+    this.gpu.write(b.span!, span);
+    this.gpu.write(b.scores!, scores);
+    return { tokens, n, finished: gen.finished.filter(Boolean).length, scores };
+  }
+
+  private async read(): Promise<Float32Array> {
+    await this.readback.mapAsync(GPUMapMode.READ);
+    const v = new Float32Array(this.readback.getMappedRange().slice(0));
+    this.readback.unmap();
+    this.gpu.raiseErrors();
+    return v;
+  }
+}
