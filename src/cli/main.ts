@@ -4,6 +4,7 @@ import { registerEval } from './commands/eval.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerInfo } from './commands/info.ts';
 import { registerLanguageModelCommands } from './commands/language-model.ts';
+import { registerPpo } from './commands/ppo.ts';
 import { registerReward } from './commands/reward.ts';
 
 const program = new Command()
@@ -14,6 +15,7 @@ const program = new Command()
 
 registerLanguageModelCommands(program);
 registerReward(program);
+registerPpo(program);
 registerGenerate(program);
 registerEval(program);
 registerInfo(program);

@@ -1,0 +1,195 @@
+/** `webgpu-rlhf ppo`: optimise an SFT policy against a reward model with PPO. */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { z } from 'zod';
+import { loadPrompts } from '../../data/formats.ts';
+import { requestGpu } from '../../gpu/device.ts';
+import { PPO_DEFAULTS } from '../../model/ppo-trainer.ts';
+import { SCORE_NAME } from '../../model/reward-model.ts';
+import { runPpo, tokenizePrompts } from '../../stages/ppo.ts';
+import { createTokenizer } from '../../tokenizer/index.ts';
+import { number, resolveOptions, tokenizerFor } from '../options.ts';
+import { Progress } from '../progress.ts';
+import { appendMetrics, loadModel, RUN_CONFIG_FILE, saveCheckpoint, writeFileAtomic } from '../run-dir.ts';
+
+const positiveInt = z.number().int().positive();
+const schema = z.strictObject({
+  init: z.string().min(1),
+  rewardModel: z.string().min(1),
+  data: z.string().min(1),
+  out: z.string().min(1),
+  tokenizer: z.enum(['bytes', 'gpt2']).optional(),
+  steps: positiveInt,
+  batchSize: positiveInt,
+  responseLength: positiveInt,
+  maxPromptLength: positiveInt.optional(),
+  temperature: z.number().positive(),
+  topK: z.number().int().nonnegative(),
+  topP: z.number().gt(0).max(1),
+  klCoef: z.number().nonnegative(),
+  klEstimator: z.enum(['k1', 'k3']),
+  targetKl: z.number().positive().optional(),
+  klHorizon: positiveInt,
+  gamma: z.number().min(0).max(1),
+  lam: z.number().min(0).max(1),
+  cliprange: z.number().positive(),
+  cliprangeValue: z.number().positive(),
+  vfCoef: z.number().positive(),
+  ppoEpochs: positiveInt,
+  missingEosPenalty: z.number().optional(),
+  scoreClip: z.number().positive().optional(),
+  lr: z.number().positive(),
+  lrSchedule: z.enum(['constant', 'cosine']),
+  warmup: z.number().int().nonnegative(),
+  beta1: z.number().min(0).lt(1),
+  beta2: z.number().min(0).lt(1),
+  eps: z.number().positive(),
+  weightDecay: z.number().nonnegative(),
+  gradClip: z.number().nonnegative(),
+  seed: z.number().int().nonnegative(),
+  logEvery: positiveInt,
+  saveEvery: z.number().int().nonnegative(),
+});
+
+export function registerPpo(program: Command): void {
+  const d = PPO_DEFAULTS;
+  const cmd = program
+    .command('ppo')
+    .description('PPO of an SFT policy against a reward model, on JSONL prompts {"prompt": …} (defaults follow TRL\'s PPOConfig)')
+    .option('--config <file>', 'JSON file whose keys are any of these options (flags win over it)')
+    .requiredOption('--init <dir>', 'the SFT run: the policy starts from it, and a frozen copy is the KL reference')
+    .requiredOption('--reward-model <dir>', 'the reward model run (frozen); the value model starts from it')
+    .requiredOption('--data <file>', 'prompts, JSONL {"prompt": …}')
+    .option('--out <dir>', 'run directory for the policy (value model in <out>/value)', 'runs/ppo')
+    .addOption(new Option('--tokenizer <name>', 'tokenizer (default: from the model vocabulary)').choices(['bytes', 'gpt2']))
+    .option('--steps <n>', 'PPO steps (rollout batches)', number, 100)
+    .option('--batch-size <n>', 'prompts per PPO step', number, d.batchSize)
+    .option('--response-length <n>', 'tokens generated at most per response (TRL: 53)', number, d.responseLength)
+    .option('--max-prompt-length <n>', 'longer prompts are skipped (default: the longest that fits the context)', number)
+    .option('--temperature <x>', 'sampling temperature of rollouts', number, d.temperature)
+    .option('--top-k <n>', 'sample from the k most likely tokens (0 = all)', number, d.topK)
+    .option('--top-p <x>', 'nucleus sampling mass (1 = all)', number, d.topP)
+    .option('--kl-coef <x>', 'beta: per-token KL penalty to the reference', number, d.klCoef)
+    .addOption(new Option('--kl-estimator <name>', 'k1 = log p/p_ref, k3 = unbiased, lower variance').choices(['k1', 'k3']).default(d.klEstimator))
+    .option('--target-kl <x>', 'adaptive KL control: steer beta towards this KL per response')
+    .option('--kl-horizon <n>', 'adaptive KL control horizon', number, d.klHorizon)
+    .option('--gamma <x>', 'discount', number, d.gamma)
+    .option('--lam <x>', 'GAE lambda', number, d.lam)
+    .option('--cliprange <x>', 'policy ratio clip', number, d.cliprange)
+    .option('--cliprange-value <x>', 'value clip', number, d.cliprangeValue)
+    .option('--vf-coef <x>', 'value loss coefficient', number, d.vfCoef)
+    .option('--ppo-epochs <n>', 'optimisation epochs over each rollout batch', number, d.ppoEpochs)
+    .option('--missing-eos-penalty <x>', 'subtracted from the score of a response that never ends', number)
+    .option('--score-clip <x>', 'clip scores to ±x', number)
+    .option('--lr <x>', 'learning rate (TRL: 3e-6 for large models; small ones want more)', number, 1e-4)
+    .addOption(new Option('--lr-schedule <name>', 'learning-rate schedule').choices(['constant', 'cosine']).default('constant'))
+    .option('--warmup <n>', 'linear warmup steps', number, 0)
+    .option('--beta1 <x>', 'AdamW beta1', number, 0.9)
+    .option('--beta2 <x>', 'AdamW beta2', number, 0.95)
+    .option('--eps <x>', 'AdamW epsilon', number, 1e-8)
+    .option('--weight-decay <x>', 'AdamW weight decay', number, 0)
+    .option('--grad-clip <x>', 'clip the global gradient norm of policy and value (0 = off)', number, 1)
+    .option('--seed <n>', 'seed of prompt order and sampling', number, 0)
+    .option('--log-every <n>', 'log metrics every n PPO steps', number, 1)
+    .option('--save-every <n>', 'checkpoint every n steps (0 = at the end only)', number, 0);
+  cmd.action(async () => {
+    const o = resolveOptions(cmd, schema);
+    if (existsSync(join(o.out, 'trainer_state.json'))) throw new Error(`${o.out} already holds a run; choose another --out`);
+    const sft = loadModel(o.init);
+    const rm = loadModel(o.rewardModel);
+    const rewardScore = rm.extra.get(SCORE_NAME);
+    if (!rewardScore) throw new Error(`${o.rewardModel}: no ${SCORE_NAME} in model.safetensors: not a reward model (train one with \`webgpu-rlhf reward\`)`);
+    const tokenizer = createTokenizer(o.tokenizer ?? tokenizerFor(sft.config.vocabSize));
+    const room = sft.config.nPositions - o.responseLength;
+    if (room < 1) throw new Error(`--response-length ${o.responseLength} leaves no room for a prompt in a context of ${sft.config.nPositions}`);
+    if (!existsSync(o.data)) throw new Error(`${o.data}: no such file`);
+    const records = loadPrompts(readFileSync(o.data, 'utf8'), o.data);
+    const data = tokenizePrompts(records, tokenizer, Math.min(o.maxPromptLength ?? room, room));
+    for (const s of data.skipped) console.log(`ppo: ${o.data}:${s.line}: skipped: ${s.reason}`);
+    if (data.prompts.length === 0) throw new Error(`${o.data}: no prompt fits (${data.skipped.length} skipped)`);
+
+    mkdirSync(o.out, { recursive: true });
+    writeFileAtomic(join(o.out, RUN_CONFIG_FILE), `${JSON.stringify({ stage: 'ppo', ...o }, null, 2)}\n`);
+    const gpu = await requestGpu();
+    console.log(`ppo: adapter ${gpu.name}`);
+    console.log(`ppo: ${data.prompts.length} prompts (longest ${data.longest} tokens); policy from ${o.init}, reward model ${o.rewardModel}`);
+    let stopRequested = false;
+    const onSignal = () => {
+      stopRequested = true;
+    };
+    process.once('SIGINT', onSignal);
+    const progress = new Progress('ppo', o.steps);
+    try {
+      const result = await runPpo(
+        {
+          gpu,
+          models: { policyConfig: sft.config, policyParams: sft.params, rewardConfig: rm.config, rewardParams: rm.params, rewardScore },
+          settings: {
+            batchSize: o.batchSize,
+            maxPromptLength: data.longest,
+            responseLength: o.responseLength,
+            temperature: o.temperature,
+            topK: o.topK,
+            topP: o.topP,
+            missingEosPenalty: o.missingEosPenalty ?? null,
+            scoreClip: o.scoreClip ?? null,
+            klCoef: o.klCoef,
+            klEstimator: o.klEstimator,
+            targetKl: o.targetKl ?? null,
+            klHorizon: o.klHorizon,
+            gamma: o.gamma,
+            lam: o.lam,
+            cliprange: o.cliprange,
+            cliprangeValue: o.cliprangeValue,
+            vfCoef: o.vfCoef,
+            ppoEpochs: o.ppoEpochs,
+            seed: o.seed,
+          },
+          optimizer: { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, gradClip: o.gradClip },
+          schedule: o.lrSchedule,
+          warmup: o.warmup,
+          steps: o.steps,
+          prompts: data.prompts,
+          eosId: tokenizer.eosId,
+          logEvery: o.logEvery,
+          saveEvery: o.saveEvery,
+        },
+        {
+          onStep: (step, m) => progress.update(step, { loss: m['objective/scores'] }),
+          onLog: (step, m) => {
+            appendMetrics(o.out, { stage: 'ppo', step, ...m });
+            progress.log(step, { scores: m['objective/scores'], kl: m['objective/kl'], 'loss/policy': m['loss/policy_avg'], 'loss/value': m['loss/value_avg'] });
+          },
+          save: async (step, trainer) => {
+            const value = await trainer.getValueModel();
+            saveCheckpoint(join(o.out, 'value'), {
+              config: rm.config,
+              params: value.params,
+              extraTensors: new Map([[SCORE_NAME, { shape: [1, rm.config.nEmbd], data: value.score }]]),
+              extraConfig: { architectures: ['GPT2ForSequenceClassification'], num_labels: 1, pad_token_id: tokenizer.eosId },
+            });
+            saveCheckpoint(o.out, {
+              config: sft.config,
+              params: await trainer.getPolicyParameters(),
+              trainerState: { step, stage: 'ppo', config: { ...o } },
+            });
+          },
+          shouldStop: () => stopRequested,
+        },
+      );
+      progress.stop();
+      const last = result.last;
+      console.log(
+        `ppo: ${result.stopped ? 'stopped' : 'done'} after ${result.step} steps` +
+          (last ? `; scores ${last['objective/scores'].toFixed(4)}, kl ${last['objective/kl'].toFixed(4)}` : '') +
+          `; wrote ${o.out}`,
+      );
+      if (result.stopped) process.exitCode = 130;
+    } finally {
+      progress.stop();
+      process.off('SIGINT', onSignal);
+      gpu.destroy();
+    }
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * The PPO stage: prompts in seeded batches, PPO steps against a frozen reward
+ * model, metrics with TRL's names, and checkpoints of the policy (and its value
+ * model) handed to whoever saves them.
+ */
+import { epochPermutation } from '../data/sft.ts';
+import type { Gpu } from '../gpu/gpu.ts';
+import { PpoTrainer, type PpoModels, type PpoMetrics, type PpoSettings } from '../model/ppo-trainer.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import type { AdamWConfig } from '../train/adamw.ts';
+import { learningRate, type ScheduleName } from '../train/schedule.ts';
+
+export interface PpoPrompts {
+  prompts: Int32Array[];
+  /** the longest kept prompt, in tokens */
+  longest: number;
+  skipped: { line: number; reason: string }[];
+}
+
+/** Tokenized prompts; those longer than `maxLength` tokens are skipped and reported. */
+export function tokenizePrompts(records: readonly { line: number; prompt: string }[], tokenizer: Tokenizer, maxLength: number): PpoPrompts {
+  const prompts: Int32Array[] = [];
+  const skipped: PpoPrompts['skipped'] = [];
+  for (const r of records) {
+    const ids = tokenizer.encode(r.prompt);
+    if (ids.length > maxLength) skipped.push({ line: r.line, reason: `the prompt takes ${ids.length} tokens, more than ${maxLength}` });
+    else prompts.push(ids);
+  }
+  return { prompts, longest: Math.max(0, ...prompts.map((p) => p.length)), skipped };
+}
+
+/** The prompts of PPO step k: B of them, a seeded order each epoch. */
+export function promptBatch(prompts: readonly Int32Array[], B: number, k: number, seed: number): Int32Array[] {
+  const n = prompts.length;
+  return Array.from({ length: B }, (_, i) => {
+    const index = k * B + i;
+    return prompts[epochPermutation(n, seed, Math.floor(index / n))[index % n]!]!;
+  });
+}
+
+export interface PpoRun {
+  gpu: Gpu;
+  models: PpoModels;
+  settings: PpoSettings;
+  optimizer: AdamWConfig;
+  schedule: ScheduleName;
+  warmup: number;
+  steps: number;
+  prompts: Int32Array[];
+  eosId: number;
+  logEvery: number;
+  saveEvery: number;
+}
+
+export interface PpoHooks {
+  onStep?(step: number, m: PpoMetrics & { lr: number }): void;
+  onLog?(step: number, m: PpoMetrics & { lr: number }): void;
+  save?(step: number, trainer: PpoTrainer): Promise<void>;
+  shouldStop?(): boolean;
+}
+
+export async function runPpo(run: PpoRun, hooks: PpoHooks = {}): Promise<{ step: number; stopped: boolean; last: PpoMetrics | null }> {
+  if (run.prompts.length === 0) throw new Error('no prompts to train on');
+  const trainer = new PpoTrainer(run.gpu, run.models, run.settings, run.optimizer, run.eosId);
+  let last: PpoMetrics | null = null;
+  let step = 0;
+  try {
+    for (; step < run.steps; ) {
+      if (hooks.shouldStop?.()) break;
+      const lr = learningRate({ schedule: run.schedule, lr: run.optimizer.lr, warmup: run.warmup, steps: run.steps }, step);
+      const m = await trainer.step(promptBatch(run.prompts, run.settings.batchSize, step, run.settings.seed), step, lr);
+      step++;
+      for (const [k, v] of Object.entries(m)) {
+        if (!Number.isFinite(v)) throw new Error(`PPO step ${step}: ${k} became ${v}; stopped without saving. Try a lower learning rate.`);
+      }
+      last = m;
+      const metrics = { ...m, lr };
+      hooks.onStep?.(step, metrics);
+      if (step % run.logEvery === 0 || step === run.steps) hooks.onLog?.(step, metrics);
+      if (hooks.save && ((run.saveEvery > 0 && step % run.saveEvery === 0) || step === run.steps)) await hooks.save(step, trainer);
+    }
+    const stopped = step < run.steps;
+    if (stopped && step > 0 && hooks.save) await hooks.save(step, trainer);
+    return { step, stopped, last };
+  } finally {
+    trainer.destroy();
+  }
+}
