@@ -16,11 +16,12 @@ export class BytesTokenizer implements Tokenizer {
   }
 
   decode(ids: ArrayLike<number>): string {
-    const bytes: number[] = [];
+    const bytes = new Uint8Array(ids.length);
+    let n = 0;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      if (id >= 0 && id < 256) bytes.push(id);
+      if (id >= 0 && id < 256) bytes[n++] = id;
     }
-    return decoder.decode(new Uint8Array(bytes));
+    return decoder.decode(bytes.subarray(0, n));
   }
 }

@@ -1,15 +1,26 @@
 /**
- * GPT-2's byte-level BPE (the r50k_base merges of the maintained
- * `gpt-tokenizer` package), ids identical to Hugging Face's GPT-2 tokenizer.
+ * GPT-2's byte-level BPE: the r50k_base merges of the maintained
+ * `gpt-tokenizer` package, ids identical to Hugging Face's GPT-2 tokenizer.
  */
-import { decode, encode } from 'gpt-tokenizer/encoding/r50k_base';
+import tokenTable from 'gpt-tokenizer/bpeRanks/r50k_base';
+import { encode } from 'gpt-tokenizer/encoding/r50k_base';
 import { GPT2_VOCAB } from '../model/config.ts';
 import type { Tokenizer } from './tokenizer.ts';
 
-const EOS = 50256;
-// The literal text "<|endoftext|>" in user data is encoded as ordinary text,
-// so data can never inject an end-of-sequence token.
-const NO_SPECIAL = { disallowedSpecial: new Set<string>() };
+/** `<|endoftext|>`, the only special token of GPT-2. */
+const EOS = GPT2_VOCAB - 1;
+// With no special token allowed or disallowed, the literal text
+// "<|endoftext|>" in user data is encoded as ordinary text (and doesn't
+// throw), so data can never inject an end-of-sequence token.
+const AS_PLAIN_TEXT = { allowedSpecial: new Set<string>(), disallowedSpecial: new Set<string>() };
+
+const utf8 = new TextEncoder();
+// Not gpt-tokenizer's decode: it streams through one shared TextDecoder, so the
+// bytes of a character cut at the end of one call leak into the next call's
+// text. Each call here decodes its own bytes, and a cut character becomes U+FFFD.
+const decoder = new TextDecoder('utf-8', { fatal: false });
+/** Each token's bytes, by id: the table holds text, or byte lists where a token isn't valid UTF-8 alone. */
+const tokenBytes: Uint8Array[] = tokenTable.map((t) => (typeof t === 'string' ? utf8.encode(t) : Uint8Array.from(t)));
 
 export class Gpt2Tokenizer implements Tokenizer {
   readonly name = 'gpt2';
@@ -17,12 +28,25 @@ export class Gpt2Tokenizer implements Tokenizer {
   readonly eosId = EOS;
 
   encode(text: string): Int32Array {
-    return Int32Array.from(encode(text, NO_SPECIAL));
+    return Int32Array.from(encode(text, AS_PLAIN_TEXT));
   }
 
+  /** Skips EOS (decoded responses come out clean) and ids outside the vocabulary. */
   decode(ids: ArrayLike<number>): string {
-    const kept: number[] = [];
-    for (let i = 0; i < ids.length; i++) if (ids[i] !== EOS) kept.push(ids[i]!);
-    return decode(kept);
+    const parts: Uint8Array[] = [];
+    let length = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const bytes = tokenBytes[ids[i]!];
+      if (bytes === undefined) continue;
+      parts.push(bytes);
+      length += bytes.length;
+    }
+    const all = new Uint8Array(length);
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    return decoder.decode(all);
   }
 }

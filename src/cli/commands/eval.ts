@@ -2,10 +2,12 @@
  * `webgpu-rlhf eval --init DIR --data FILE`: the model's loss and perplexity
  * on a text file (every token), or on SFT JSONL (response tokens only).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
-import { loadSftExamples } from '../../data/formats.ts';
+import { loadPrompts, loadSftExamples } from '../../data/formats.ts';
+import { SCORE_NAME } from '../../model/reward-model.ts';
+import { comparePolicies } from '../../stages/evaluate.ts';
 import { sftBatches, tokenizeSft } from '../../data/sft.ts';
 import { TextTokens } from '../../data/text.ts';
 import { requestGpu } from '../../gpu/device.ts';
@@ -16,7 +18,17 @@ import { Progress } from '../progress.ts';
 import { loadModel } from '../run-dir.ts';
 
 const schema = z.strictObject({
-  init: z.string().min(1),
+  init: z.string().min(1).optional(),
+  policy: z.string().min(1).optional(),
+  baseline: z.string().min(1).optional(),
+  rewardModel: z.string().min(1).optional(),
+  reference: z.string().min(1).optional(),
+  samples: z.string().min(1).optional(),
+  maxNewTokens: z.number().int().positive(),
+  temperature: z.number().nonnegative(),
+  topK: z.number().int().nonnegative(),
+  topP: z.number().gt(0).max(1),
+  seed: z.number().int().nonnegative(),
   data: z.string().min(1),
   tokenizer: z.enum(['bytes', 'gpt2']).optional(),
   batchSize: z.number().int().positive(),
@@ -27,10 +39,23 @@ const schema = z.strictObject({
 export function registerEval(program: Command): void {
   const cmd = program
     .command('eval')
-    .description('loss and perplexity of a checkpoint on a text file or SFT JSONL (responses only)')
+    .description(
+      'with --init: loss and perplexity on a text file or SFT JSONL (responses only); with --policy: compare a policy with a ' +
+        'baseline on JSONL prompts under a reward model (scores, win rate, KL to the reference, lengths, samples)',
+    )
     .option('--config <file>', 'JSON file whose keys are any of these options')
-    .requiredOption('--init <dir>', 'run directory or Hugging Face GPT-2 folder')
-    .requiredOption('--data <file>', 'a .txt corpus or SFT .jsonl')
+    .option('--init <dir>', 'run directory or Hugging Face GPT-2 folder whose loss to measure')
+    .option('--policy <dir>', 'the policy to evaluate (e.g. a PPO run)')
+    .option('--baseline <dir>', 'the policy to compare with (e.g. the SFT run)')
+    .option('--reward-model <dir>', 'the reward model that scores responses')
+    .option('--reference <dir>', 'the KL reference (default: the baseline)')
+    .option('--samples <file>', 'write every prompt with both responses and their scores here (JSONL)')
+    .option('--max-new-tokens <n>', 'response length limit', number, 32)
+    .option('--temperature <x>', 'sampling temperature (0 = greedy)', number, 0.7)
+    .option('--top-k <n>', 'top-k sampling (0 = off)', number, 0)
+    .option('--top-p <x>', 'nucleus sampling (1 = off)', number, 1)
+    .option('--seed <n>', 'sampling seed', number, 0)
+    .requiredOption('--data <file>', 'a .txt corpus or SFT .jsonl (--init), or prompts JSONL (--policy)')
     .addOption(new Option('--tokenizer <name>', 'tokenizer (default: from the model vocabulary)').choices(['bytes', 'gpt2']))
     .option('--batch-size <n>', 'sequences per batch', number, 8)
     .option('--seq-len <n>', 'tokens per sequence', number, 64)
@@ -38,6 +63,11 @@ export function registerEval(program: Command): void {
   cmd.action(async () => {
     const o = resolveOptions(cmd, schema);
     if (!existsSync(o.data)) throw new Error(`${o.data}: no such file`);
+    if (o.policy) {
+      await compare(o);
+      return;
+    }
+    if (!o.init) throw new Error('give --init DIR to measure a loss, or --policy, --baseline and --reward-model to compare policies');
     const { config, params } = loadModel(o.init);
     const tokenizer = createTokenizer(o.tokenizer ?? tokenizerFor(config.vocabSize));
     const text = readFileSync(o.data, 'utf8');
@@ -82,4 +112,59 @@ export function registerEval(program: Command): void {
     if (o.json) console.log(JSON.stringify(result));
     else console.log(`${o.data}: loss ${loss.toFixed(4)}, perplexity ${result.perplexity.toFixed(2)} over ${counted} tokens`);
   });
+}
+
+async function compare(o: z.infer<typeof schema>): Promise<void> {
+  if (!o.baseline || !o.rewardModel) throw new Error('--policy needs --baseline DIR and --reward-model DIR');
+  const policy = loadModel(o.policy!);
+  const baseline = loadModel(o.baseline);
+  const reference = o.reference ? loadModel(o.reference) : baseline;
+  const rm = loadModel(o.rewardModel);
+  const score = rm.extra.get(SCORE_NAME);
+  if (!score) throw new Error(`${o.rewardModel}: no ${SCORE_NAME}: not a reward model`);
+  const tokenizer = createTokenizer(o.tokenizer ?? tokenizerFor(policy.config.vocabSize));
+  const prompts = loadPrompts(readFileSync(o.data, 'utf8'), o.data).map((p) => p.prompt);
+  const gpu = await requestGpu();
+  const progress = new Progress('eval', prompts.length);
+  let report;
+  try {
+    report = await comparePolicies({
+      gpu,
+      policy,
+      baseline,
+      reference,
+      reward: { ...rm, score },
+      tokenizer,
+      prompts,
+      maxNewTokens: o.maxNewTokens,
+      temperature: o.temperature,
+      topK: o.topK,
+      topP: o.topP,
+      seed: o.seed,
+      batchSize: o.batchSize,
+      onProgress: (done) => progress.update(done, {}),
+    });
+  } finally {
+    progress.stop();
+    gpu.destroy();
+  }
+  if (o.samples) writeFileSync(o.samples, report.samples.map((s) => JSON.stringify(s)).join('\n') + '\n');
+  const { samples, ...summary } = report;
+  if (o.json) {
+    console.log(JSON.stringify(summary));
+    return;
+  }
+  const rows = [
+    ['', 'policy', 'baseline'],
+    ['mean reward', summary.policy_score.toFixed(4), summary.baseline_score.toFixed(4)],
+    ['response length', summary.policy_length.toFixed(1), summary.baseline_length.toFixed(1)],
+  ];
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('   '));
+  console.log(`win rate of the policy over the baseline: ${(summary.win_rate * 100).toFixed(1)}% of ${summary.prompts} prompts (ties count half)`);
+  console.log(`KL of the policy to the reference: ${summary.kl.toFixed(4)} per response`);
+  if (summary.skipped > 0) console.log(`skipped ${summary.skipped} prompts too long for the context with --max-new-tokens ${o.maxNewTokens}`);
+  for (const s of samples.slice(0, 3)) {
+    console.log(`--- ${JSON.stringify(s.prompt)}\n  policy   (${s.policy_score.toFixed(3)}): ${JSON.stringify(s.policy)}\n  baseline (${s.baseline_score.toFixed(3)}): ${JSON.stringify(s.baseline)}`);
+  }
 }

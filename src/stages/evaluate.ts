@@ -1,0 +1,179 @@
+/**
+ * Evaluation of a policy against a baseline on held-out prompts: responses of
+ * both, their reward-model scores, the policy's win rate (ties count half),
+ * the policy's KL to a reference, response lengths, and the samples.
+ */
+import type { Gpu } from '../gpu/gpu.ts';
+import { Recorder } from '../gpu/recorder.ts';
+import { tokenLogprobs } from '../kernels/ppo.ts';
+import type { GPTConfig } from '../model/config.ts';
+import { Generator } from '../model/generate.ts';
+import { GPT } from '../model/gpt.ts';
+import { RewardModel } from '../model/reward-model.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+
+export interface PolicyWeights {
+  config: GPTConfig;
+  params: ReadonlyMap<string, Float32Array>;
+}
+
+export interface ComparisonSample {
+  prompt: string;
+  policy: string;
+  baseline: string;
+  policy_score: number;
+  baseline_score: number;
+  policy_finished: boolean;
+  baseline_finished: boolean;
+}
+
+export interface ComparisonReport {
+  prompts: number;
+  policy_score: number;
+  baseline_score: number;
+  win_rate: number;
+  /** mean over the policy's responses of the summed per-token log(p_policy / p_reference) */
+  kl: number;
+  policy_length: number;
+  baseline_length: number;
+  /** prompts left out: with the response limit they would not fit a model's context */
+  skipped: number;
+  samples: ComparisonSample[];
+}
+
+export interface CompareOptions {
+  gpu: Gpu;
+  policy: PolicyWeights;
+  baseline: PolicyWeights;
+  reference: PolicyWeights;
+  reward: PolicyWeights & { score: Float32Array };
+  tokenizer: Tokenizer;
+  prompts: string[];
+  maxNewTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  batchSize: number;
+  /** called after each batch of prompts */
+  onProgress?(done: number): void;
+}
+
+export async function comparePolicies(o: CompareOptions): Promise<ComparisonReport> {
+  const context = Math.min(...[o.policy, o.baseline, o.reference, o.reward].map((w) => w.config.nPositions));
+  if (o.maxNewTokens >= context) throw new Error(`${o.maxNewTokens} new tokens leave no room for a prompt in a context of ${context}`);
+  const all = o.prompts.map((text) => ({ text, ids: o.tokenizer.encode(text) }));
+  const kept = all.filter((p) => p.ids.length > 0 && p.ids.length + o.maxNewTokens <= context);
+  if (kept.length === 0) throw new Error(`no prompt fits a context of ${context} with ${o.maxNewTokens} new tokens`);
+  const encoded = kept.map((p) => p.ids);
+  const texts = kept.map((p) => p.text);
+  const longest = Math.max(...encoded.map((e) => e.length));
+  const T = longest + o.maxNewTokens;
+  const B = Math.min(o.batchSize, encoded.length);
+  const load = (w: PolicyWeights, batch: number, seqLen: number) => {
+    const m = new GPT(o.gpu, w.config, batch, seqLen);
+    m.setParameters(w.params);
+    return m;
+  };
+  const policy = load(o.policy, 1, 1);
+  const baseline = load(o.baseline, 1, 1);
+  const policyGen = new Generator(policy, { maxBatch: B, maxLength: T });
+  const baselineGen = new Generator(baseline, { maxBatch: B, maxLength: T });
+  // The policy itself and the reference score the policy's tokens, at the sampling temperature.
+  const policyFull = new GPT(o.gpu, o.policy.config, B, T, { shareParametersWith: policy });
+  const reference = load(o.reference, B, T);
+  const rm = new RewardModel(o.gpu, o.reward.config, B, T);
+  rm.setParameters(o.reward.params, o.reward.score);
+  const logp = o.gpu.createBuffer('eval.logp', B * T * 4);
+  const entropy = o.gpu.createBuffer('eval.entropy', B * T * 4);
+  const targets = o.gpu.createBuffer('eval.targets', B * T * 4);
+  const invTemp = 1 / (o.temperature + 1e-7);
+  const eos = o.tokenizer.eosId;
+
+  const logprobsOf = async (model: GPT, tokens: Int32Array): Promise<Float32Array> => {
+    const next = new Int32Array(B * T).fill(eos);
+    next.set(tokens.subarray(1));
+    o.gpu.write(targets, next);
+    model.uploadTokens(tokens);
+    const rec = new Recorder(o.gpu);
+    for (let k = 0; k < model.plan.microBatches; k++) {
+      model.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
+        tokenLogprobs(r, logp, entropy, logits, targets, { R: rows, V: model.config.vocabSize, rowOffset: firstRow, invTemp }),
+      );
+    }
+    rec.submit();
+    return o.gpu.readF32(logp, 0, B * T);
+  };
+
+  const samples: ComparisonSample[] = [];
+  let kl = 0;
+  let wins = 0;
+  let policyLength = 0;
+  let baselineLength = 0;
+  try {
+    for (let first = 0; first < encoded.length; first += B) {
+      // Every batch is full; the last repeats prompts, whose results are not counted twice.
+      const idx = Array.from({ length: B }, (_, i) => Math.min(first + i, encoded.length - 1));
+      const prompts = idx.map((i) => encoded[i]!);
+      const opts = { maxNewTokens: o.maxNewTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed + first, eosId: eos };
+      const a = await policyGen.generate(prompts, opts);
+      const b = await baselineGen.generate(prompts, opts);
+      const pack = (responses: Int32Array[]) => {
+        const tokens = new Int32Array(B * T).fill(eos);
+        const last = new Int32Array(B);
+        prompts.forEach((p, i) => {
+          tokens.set(p, i * T);
+          tokens.set(responses[i]!, i * T + p.length);
+          last[i] = p.length + responses[i]!.length - 1;
+        });
+        return { tokens, last };
+      };
+      const pa = pack(a.responses);
+      const pb = pack(b.responses);
+      const scoreA = await rm.rewards(pa.tokens, pa.last);
+      const scoreB = await rm.rewards(pb.tokens, pb.last);
+      const lpPolicy = await logprobsOf(policyFull, pa.tokens);
+      const lpRef = await logprobsOf(reference, pa.tokens);
+      for (let i = 0; i < B; i++) {
+        if (first + i >= encoded.length) break;
+        const p = prompts[i]!;
+        for (let t = p.length - 1; t < p.length - 1 + a.responses[i]!.length; t++) kl += lpPolicy[i * T + t]! - lpRef[i * T + t]!;
+        wins += scoreA[i]! > scoreB[i]! ? 1 : scoreA[i] === scoreB[i] ? 0.5 : 0;
+        policyLength += a.responses[i]!.length;
+        baselineLength += b.responses[i]!.length;
+        samples.push({
+          prompt: texts[first + i]!,
+          policy: o.tokenizer.decode(a.responses[i]!),
+          baseline: o.tokenizer.decode(b.responses[i]!),
+          policy_score: scoreA[i]!,
+          baseline_score: scoreB[i]!,
+          policy_finished: a.finished[i]!,
+          baseline_finished: b.finished[i]!,
+        });
+      }
+      o.onProgress?.(Math.min(first + B, encoded.length));
+    }
+  } finally {
+    for (const x of [logp, entropy, targets]) x.destroy();
+    rm.destroy();
+    reference.destroy();
+    policyFull.destroy();
+    policyGen.destroy();
+    baselineGen.destroy();
+    baseline.destroy();
+    policy.destroy();
+  }
+  const n = samples.length;
+  const mean = (f: (s: ComparisonSample) => number) => samples.reduce((acc, s) => acc + f(s), 0) / n;
+  return {
+    prompts: n,
+    policy_score: mean((s) => s.policy_score),
+    baseline_score: mean((s) => s.baseline_score),
+    win_rate: wins / n,
+    kl: kl / n,
+    policy_length: policyLength / n,
+    baseline_length: baselineLength / n,
+    skipped: all.length - kept.length,
+    samples,
+  };
+}
