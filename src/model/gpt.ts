@@ -174,8 +174,11 @@ export class GPT {
     return out;
   }
 
-  /** Validate a batch and queue its upload. */
-  upload(batch: Batch): void {
+  /**
+   * Validate a batch and queue its upload. `lossScale` multiplies the loss
+   * (and so its gradient): PPO-ptx adds a scaled pretraining loss this way.
+   */
+  upload(batch: Batch, lossScale = 1): void {
     const { B, T, micro } = this.plan;
     const V = this.config.vocabSize;
     const n = B * T;
@@ -198,7 +201,7 @@ export class GPT {
     }
     if (total === 0) throw new Error('batch has no position that counts toward the loss (all weights are 0)');
     const normalized = new Float32Array(n);
-    for (let i = 0; i < n; i++) normalized[i] = weights[i]! / total;
+    for (let i = 0; i < n; i++) normalized[i] = (lossScale * weights[i]!) / total;
     for (let k = 0; k < this.plan.microBatches; k++) {
       const first = k * micro * T;
       const end = Math.min(n, first + micro * T);
@@ -285,11 +288,25 @@ export class GPT {
 
   private recordGradients(rec: Recorder): void {
     this.recordZeroGradients(rec);
+    this.recordAccumulatedGradients(rec);
+  }
+
+  /**
+   * The uploaded batch's loss gradients added to the parameter gradients (not
+   * zeroed first), and its loss into `lossBuffer`: for a second loss on the
+   * same parameters, such as PPO-ptx's pretraining term.
+   */
+  recordAccumulatedGradients(rec: Recorder): void {
     for (let k = 0; k < this.plan.microBatches; k++) {
       this.recordMicroBatch(rec, k, true);
       this.recordTrunkBackward(rec, k);
     }
     lossSum(rec, this.stats, 0, this.microLosses, this.plan.microBatches);
+  }
+
+  /** (1) the loss of the last recorded pass, scaled as uploaded */
+  get lossBuffer(): GPUBuffer {
+    return this.stats;
   }
 
   /** Sequences in micro-batch k. */

@@ -6,7 +6,8 @@
  * from the reward model) gives GAE advantages, whitened; then several PPO
  * epochs update the policy (clipped surrogate) and the value model (clipped
  * value loss, weighted by vfCoef) with one AdamW and one gradient clip, as
- * TRL's wrapped policy-and-value model does. Only scalars come back, plus the
+ * TRL's wrapped policy-and-value model does; optionally with InstructGPT's
+ * PPO-ptx pretraining term on the policy. Only scalars come back, plus the
  * sampled token ids (inputs of the next passes) and one score per sequence.
  */
 import type { Gpu } from '../gpu/gpu.ts';
@@ -15,7 +16,7 @@ import { dotSum, ppoAdvantages, ppoPolicyLoss, tokenLogprobs, valueBackward, val
 import { AdamW, type AdamWConfig } from '../train/adamw.ts';
 import type { GPTConfig } from './config.ts';
 import { Generator } from './generate.ts';
-import { GPT, type ParamTensor } from './gpt.ts';
+import { GPT, type Batch, type ParamTensor } from './gpt.ts';
 import { RewardModel } from './reward-model.ts';
 
 export interface PpoSettings {
@@ -44,6 +45,8 @@ export interface PpoSettings {
   cliprangeValue: number;
   vfCoef: number;
   ppoEpochs: number;
+  /** PPO-ptx (InstructGPT): the coefficient of a pretraining loss added to the policy's (0: off) */
+  ptxCoef: number;
   seed: number;
 }
 
@@ -70,6 +73,7 @@ export const PPO_DEFAULTS: PpoSettings = {
   cliprangeValue: 0.2,
   vfCoef: 0.1,
   ppoEpochs: 4,
+  ptxCoef: 0,
   seed: 0,
 };
 
@@ -87,6 +91,7 @@ export type PpoMetrics = Record<
   | 'val/clipfrac_avg'
   | 'val/ratio'
   | 'val/num_eos_tokens'
+  | 'loss/ptx'
   | 'objective/kl_coef'
   | 'grad_norm',
   number
@@ -100,6 +105,9 @@ export interface PpoModels {
   rewardConfig: GPTConfig;
   rewardParams: ReadonlyMap<string, Float32Array>;
   rewardScore: Float32Array;
+  /** PPO-ptx: the pretraining batch (ptxBatchSize sequences of the rollout length) of PPO step k */
+  ptxBatch?: (step: number) => Batch;
+  ptxBatchSize?: number;
 }
 
 interface Rollout {
@@ -134,6 +142,7 @@ export class PpoTrainer {
   private readonly buf: Record<string, GPUBuffer>;
   private readonly readback: GPUBuffer;
   private readonly eosId: number;
+  private readonly ptx: { model: GPT; batch: (step: number) => Batch } | null;
 
   constructor(
     private readonly gpu: Gpu,
@@ -171,6 +180,13 @@ export class PpoTrainer {
     this.reward = new RewardModel(gpu, models.rewardConfig, B, T);
     this.reward.setParameters(models.rewardParams, models.rewardScore);
     this.generator = new Generator(this.policy, { maxBatch: B, maxLength: T });
+    if (settings.ptxCoef > 0) {
+      if (!models.ptxBatch) throw new Error('PPO-ptx needs pretraining batches (ptxBatch)');
+      const ptxModel = new GPT(gpu, config, models.ptxBatchSize ?? B, T, { shareParametersWith: this.policy });
+      this.ptx = { model: ptxModel, batch: models.ptxBatch };
+    } else {
+      this.ptx = null;
+    }
     this.optimizer = new AdamW(gpu, [...this.policy.params, ...this.value.params, this.valueHead], optimizer);
     const N = B * T;
     const f = (label: string, n: number) => gpu.createBuffer(`ppo.${label}`, n * 4);
@@ -249,6 +265,8 @@ export class PpoTrainer {
     const entropy = (rolloutStats[S_ENTROPY]! * rollout.n) / B;
 
     // PPO epochs over the whole batch.
+    if (this.ptx) this.ptx.model.upload(this.ptx.batch(stepIndex), s.ptxCoef);
+    let ptxLoss = 0;
     let sums = new Float32Array(8);
     let gradNorm = 0;
     for (let epoch = 0; epoch < s.ppoEpochs; epoch++) {
@@ -272,6 +290,8 @@ export class PpoTrainer {
         );
         this.policy.recordTrunkBackward(rec, k);
       }
+      // PPO-ptx: the pretraining loss's gradient joins the policy's.
+      this.ptx?.model.recordAccumulatedGradients(rec);
       const valueMicro = this.value.plan.microBatches;
       for (let k = 0; k < valueMicro; k++) {
         this.value.recordTrunkForward(rec, k);
@@ -293,10 +313,12 @@ export class PpoTrainer {
       dotSum(rec, b.stats!, S_VALUE_CLIPFRAC, this.slice(b.valueStats!, N, N), b.ones!, N);
       rec.copy(b.stats!, 0, this.readback, 0, 32);
       rec.copy(this.optimizer.norm, 0, this.readback, 32, 4);
+      if (this.ptx) rec.copy(this.ptx.model.lossBuffer, 0, this.readback, 36, 4);
       rec.submit();
       const v = await this.read();
       sums = sums.map((x, i) => x + v[i]! / s.ppoEpochs);
       gradNorm = v[8]!;
+      if (this.ptx) ptxLoss += v[9]! / s.ptxCoef / s.ppoEpochs;
     }
 
     const scores = rollout.scores.reduce((a, x) => a + x, 0) / B;
@@ -316,6 +338,7 @@ export class PpoTrainer {
       'val/clipfrac_avg': sums[S_VALUE_CLIPFRAC]! / s.vfCoef,
       'val/ratio': sums[S_RATIO]!,
       'val/num_eos_tokens': rollout.finished,
+      'loss/ptx': ptxLoss,
       grad_norm: gradNorm,
     };
     if (s.targetKl !== null) {
@@ -359,6 +382,7 @@ export class PpoTrainer {
     this.valueHead.grad.destroy();
     this.optimizer.destroy();
     this.generator.destroy();
+    this.ptx?.model.destroy();
     this.reward.destroy();
     this.value.destroy();
     this.reference.destroy();

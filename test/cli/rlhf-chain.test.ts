@@ -23,7 +23,8 @@ it('chains sft → reward → ppo → eval through run directories, and explains
   const prompts = join(dir, 'prompts.jsonl');
   writeFileSync(prompts, `${['Q: ', 'Hi: ', 'Say: ', 'A: '].map((p) => JSON.stringify({ prompt: p })).join('\n')}\n{"prompt":"${'y'.repeat(40)}"}\n`);
   const ppo = join(dir, 'ppo');
-  const p = run(['ppo', '--init', sft, '--reward-model', rm, '--data', prompts, '--out', ppo, '--steps', '2', '--batch-size', '4', '--response-length', '8']);
+  const p = run(['ppo', '--init', sft, '--reward-model', rm, '--data', prompts, '--out', ppo, '--steps', '2', '--batch-size', '4', '--response-length', '8',
+    '--ptx-coef', '0.5', '--ptx-data', join(ROOT, 'test/fixtures/pretrain/corpus.txt'), '--ptx-batch-size', '2']);
   expect(p.stdout).toContain(`${prompts}:5: skipped: the prompt takes 40 tokens, more than 24`);
   const metrics = readFileSync(join(ppo, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   expect(metrics).toHaveLength(2);
@@ -31,6 +32,9 @@ it('chains sft → reward → ppo → eval through run directories, and explains
     'policy/approxkl_avg', 'policy/clipfrac_avg', 'loss/policy_avg', 'loss/value_avg', 'val/clipfrac_avg', 'val/ratio', 'lr']) {
     expect(metrics[1], name).toHaveProperty([name]);
   }
+  // PPO-ptx: a pretraining loss near ln(257) for this barely trained model
+  expect(metrics[1]['loss/ptx']).toBeGreaterThan(3);
+  expect(metrics[1]['loss/ptx']).toBeLessThan(7);
   const samples = join(dir, 'samples.jsonl');
   const e = run(['eval', '--policy', ppo, '--baseline', sft, '--reward-model', rm, '--data', prompts, '--max-new-tokens', '8',
     '--samples', samples, '--json']);

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { loadPrompts } from '../../data/formats.ts';
+import { TextTokens } from '../../data/text.ts';
+import type { Batch } from '../../model/gpt.ts';
 import { requestGpu } from '../../gpu/device.ts';
 import { PPO_DEFAULTS } from '../../model/ppo-trainer.ts';
 import { SCORE_NAME } from '../../model/reward-model.ts';
@@ -37,6 +39,9 @@ const schema = z.strictObject({
   cliprangeValue: z.number().positive(),
   vfCoef: z.number().positive(),
   ppoEpochs: positiveInt,
+  ptxCoef: z.number().nonnegative(),
+  ptxData: z.string().min(1).optional(),
+  ptxBatchSize: positiveInt.optional(),
   missingEosPenalty: z.number().optional(),
   scoreClip: z.number().positive().optional(),
   lr: z.number().positive(),
@@ -80,6 +85,9 @@ export function registerPpo(program: Command): void {
     .option('--cliprange-value <x>', 'value clip', number, d.cliprangeValue)
     .option('--vf-coef <x>', 'value loss coefficient', number, d.vfCoef)
     .option('--ppo-epochs <n>', 'optimisation epochs over each rollout batch', number, d.ppoEpochs)
+    .option('--ptx-coef <x>', 'PPO-ptx (InstructGPT): weight of a pretraining loss on --ptx-data (0 = off)', number, 0)
+    .option('--ptx-data <file>', 'plain text for the PPO-ptx pretraining loss')
+    .option('--ptx-batch-size <n>', 'sequences of --ptx-data per PPO step (default: --batch-size)', number)
     .option('--missing-eos-penalty <x>', 'subtracted from the score of a response that never ends', number)
     .option('--score-clip <x>', 'clip scores to ±x', number)
     .option('--lr <x>', 'learning rate (TRL: 3e-6 for large models; small ones want more)', number, 1e-4)
@@ -109,6 +117,17 @@ export function registerPpo(program: Command): void {
     for (const s of data.skipped) console.log(`ppo: ${o.data}:${s.line}: skipped: ${s.reason}`);
     if (data.prompts.length === 0) throw new Error(`${o.data}: no prompt fits (${data.skipped.length} skipped)`);
 
+    let ptxBatch: ((step: number) => Batch) | undefined;
+    if (o.ptxCoef > 0) {
+      if (!o.ptxData) throw new Error('--ptx-coef needs --ptx-data FILE (plain text)');
+      if (!existsSync(o.ptxData)) throw new Error(`${o.ptxData}: no such file`);
+      const corpus = new TextTokens(tokenizer.encode(readFileSync(o.ptxData, 'utf8')), o.ptxData);
+      const B = o.ptxBatchSize ?? o.batchSize;
+      const T = data.longest + o.responseLength;
+      corpus.batch(0, B, T); // too short a corpus stops here, before training
+      ptxBatch = (step) => corpus.shuffledBatch(step, B, T, o.seed);
+    }
+
     mkdirSync(o.out, { recursive: true });
     writeFileAtomic(join(o.out, RUN_CONFIG_FILE), `${JSON.stringify({ stage: 'ppo', ...o }, null, 2)}\n`);
     const gpu = await requestGpu();
@@ -124,7 +143,15 @@ export function registerPpo(program: Command): void {
       const result = await runPpo(
         {
           gpu,
-          models: { policyConfig: sft.config, policyParams: sft.params, rewardConfig: rm.config, rewardParams: rm.params, rewardScore },
+          models: {
+            policyConfig: sft.config,
+            policyParams: sft.params,
+            rewardConfig: rm.config,
+            rewardParams: rm.params,
+            rewardScore,
+            ptxBatch,
+            ptxBatchSize: o.ptxBatchSize ?? o.batchSize,
+          },
           settings: {
             batchSize: o.batchSize,
             maxPromptLength: data.longest,
@@ -144,6 +171,7 @@ export function registerPpo(program: Command): void {
             cliprangeValue: o.cliprangeValue,
             vfCoef: o.vfCoef,
             ppoEpochs: o.ppoEpochs,
+            ptxCoef: o.ptxCoef,
             seed: o.seed,
           },
           optimizer: { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, gradClip: o.gradClip },
