@@ -7,7 +7,7 @@
 import { Rng } from '../reference/random.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { PreferenceRecord } from './formats.ts';
-import { epochPermutation } from './sft.ts';
+import { epochPermutation } from './permutation.ts';
 
 export interface Comparison {
   /** indices into the group's responses */

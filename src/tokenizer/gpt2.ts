@@ -19,8 +19,12 @@ const utf8 = new TextEncoder();
 // bytes of a character cut at the end of one call leak into the next call's
 // text. Each call here decodes its own bytes, and a cut character becomes U+FFFD.
 const decoder = new TextDecoder('utf-8', { fatal: false });
+let tokenBytes: Uint8Array[] | undefined;
 /** Each token's bytes, by id: the table holds text, or byte lists where a token isn't valid UTF-8 alone. */
-const tokenBytes: Uint8Array[] = tokenTable.map((t) => (typeof t === 'string' ? utf8.encode(t) : Uint8Array.from(t)));
+function bytesOfTokens(): Uint8Array[] {
+  tokenBytes ??= tokenTable.map((t) => (typeof t === 'string' ? utf8.encode(t) : Uint8Array.from(t)));
+  return tokenBytes;
+}
 
 export class Gpt2Tokenizer implements Tokenizer {
   readonly name = 'gpt2';
@@ -33,10 +37,11 @@ export class Gpt2Tokenizer implements Tokenizer {
 
   /** Skips EOS (decoded responses come out clean) and ids outside the vocabulary. */
   decode(ids: ArrayLike<number>): string {
+    const table = bytesOfTokens();
     const parts: Uint8Array[] = [];
     let length = 0;
     for (let i = 0; i < ids.length; i++) {
-      const bytes = tokenBytes[ids[i]!];
+      const bytes = table[ids[i]!];
       if (bytes === undefined) continue;
       parts.push(bytes);
       length += bytes.length;
