@@ -4,9 +4,10 @@
 //   ppo_policy_loss   the clipped surrogate  max(-A r, -A clip(r, 1-eps, 1+eps)),
 //                     r = exp(logp - logp_old), and its gradient written over
 //                     the logits in place; per-token clip flags and approx-KL
-//   ppo_advantages    per sequence: the KL penalty (k1: logp - logp_ref, or
+//   ppo_rewards       per sequence: the KL penalty (k1: logp - logp_ref, or
 //                     k3: (q - 1) - log q with q = p_ref / p) on every response
-//                     token, the score on the last, then GAE(gamma, lambda)
+//                     token, the score on the last
+//   ppo_gae           per sequence: GAE(gamma, lambda) advantages and returns
 //   whiten, dot_sum    advantage whitening; fixed-order sums for metrics
 //   value_forward / value_loss / value_backward
 //                     a scalar value head on every position, the clipped value
@@ -25,7 +26,8 @@ struct Params {
   kl_k3: u32,      // ppo_advantages: 1 = k3 estimator, 0 = k1
   C: u32,
   n: u32,          // whiten: counted positions
-  out_index: u32,  // weighted_sum: where the sum goes
+  out_index: u32,  // dot_sum: where the sum goes
+  shift_mean: u32, // whiten: 1 subtracts the mean (advantages), 0 keeps it (rewards, as TRL)
   inv_temp: f32,
   clip: f32,       // policy ratio clip, or value clip
   gamma: f32,
@@ -50,15 +52,20 @@ struct Params {
 @group(0) @binding(6) var<storage, read> advantages: array<f32>;       // (B*T)
 @group(0) @binding(7) var<storage, read> weights: array<f32>;          // (B*T)
 
-// ppo_advantages (one thread per sequence)
+// ppo_rewards (one thread per sequence)
+@group(0) @binding(1) var<storage, read_write> rewards: array<f32>;    // (B*T)
+@group(0) @binding(2) var<storage, read_write> kl: array<f32>;         // (B*T) per-token KL estimate
+@group(0) @binding(3) var<storage, read> logp_a: array<f32>;           // (B*T) policy at rollout
+@group(0) @binding(4) var<storage, read> ref_logp: array<f32>;         // (B*T)
+@group(0) @binding(5) var<storage, read> scores: array<f32>;           // (B)
+@group(0) @binding(6) var<storage, read> span: array<u32>;             // (2,B) first and last counted position
+
+// ppo_gae (one thread per sequence)
 @group(0) @binding(1) var<storage, read_write> adv: array<f32>;        // (B*T)
 @group(0) @binding(2) var<storage, read_write> returns: array<f32>;    // (B*T)
-@group(0) @binding(3) var<storage, read_write> kl: array<f32>;         // (B*T) per-token KL estimate
-@group(0) @binding(4) var<storage, read> logp_a: array<f32>;           // (B*T) policy at rollout
-@group(0) @binding(5) var<storage, read> ref_logp: array<f32>;         // (B*T)
-@group(0) @binding(6) var<storage, read> values_a: array<f32>;         // (B*T)
-@group(0) @binding(7) var<storage, read> scores: array<f32>;           // (B)
-@group(0) @binding(8) var<storage, read> span: array<u32>;             // (2,B) first and last counted position
+@group(0) @binding(3) var<storage, read> rewards_g: array<f32>;        // (B*T)
+@group(0) @binding(4) var<storage, read> values_a: array<f32>;         // (B*T)
+@group(0) @binding(5) var<storage, read> span_g: array<u32>;           // (2,B)
 
 // value_forward
 @group(0) @binding(1) var<storage, read_write> values: array<f32>;     // (B*T)
@@ -80,7 +87,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read> hidden_b: array<f32>;         // (R,C)
 @group(0) @binding(5) var<storage, read> value_w_b: array<f32>;        // (C)
 
-// whiten (one workgroup): counted advantages to zero mean and unit variance
+// whiten (one workgroup): counted entries to unit variance, and zero mean with shift_mean
 @group(0) @binding(1) var<storage, read_write> adv_w: array<f32>;      // (B*T)
 @group(0) @binding(2) var<storage, read> weights_w: array<f32>;        // (B*T)
 
@@ -201,7 +208,7 @@ fn ppo_policy_loss(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
 }
 
 @compute @workgroup_size(WG)
-fn ppo_advantages(@builtin(global_invocation_id) gid: vec3u) {
+fn ppo_rewards(@builtin(global_invocation_id) gid: vec3u) {
   let b = gid.x;
   if (b >= params.B) {
     return;
@@ -211,27 +218,40 @@ fn ppo_advantages(@builtin(global_invocation_id) gid: vec3u) {
   let last = span[params.B + b];
   for (var t = 0u; t < T; t++) {
     let i = b * T + t;
-    adv[i] = 0.0;
-    returns[i] = 0.0;
-    kl[i] = 0.0;
+    var k = 0.0;
+    var reward = 0.0;
+    if (t >= first && t <= last) {
+      let log_ratio = logp_a[i] - ref_logp[i];
+      k = log_ratio;
+      if (params.kl_k3 == 1u) {
+        k = (exp(-log_ratio) - 1.0) + log_ratio;
+      }
+      reward = -params.beta * k + select(0.0, scores[b], t == last);
+    }
+    kl[i] = k;
+    rewards[i] = reward;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn ppo_gae(@builtin(global_invocation_id) gid: vec3u) {
+  let b = gid.x;
+  if (b >= params.B) {
+    return;
+  }
+  let T = params.T;
+  let first = span_g[b];
+  let last = span_g[params.B + b];
+  for (var t = 0u; t < T; t++) {
+    adv[b * T + t] = 0.0;
+    returns[b * T + t] = 0.0;
   }
   var next_value = 0.0;
   var next_adv = 0.0;
   // Backwards over the response: GAE needs the future first.
   for (var t = last + 1u; t > first; t--) {
     let i = b * T + t - 1u;
-    let log_ratio = logp_a[i] - ref_logp[i];
-    var k = log_ratio;
-    if (params.kl_k3 == 1u) {
-      let q = exp(-log_ratio);
-      k = (q - 1.0) + log_ratio;
-    }
-    kl[i] = k;
-    var reward = -params.beta * k;
-    if (t - 1u == last) {
-      reward += scores[b];
-    }
-    let delta = reward + params.gamma * next_value - values_a[i];
+    let delta = rewards_g[i] + params.gamma * next_value - values_a[i];
     let a = delta + params.gamma * params.lam * next_adv;
     adv[i] = a;
     returns[i] = a + values_a[i];
@@ -308,8 +328,9 @@ fn whiten(@builtin(local_invocation_id) lid: vec3u) {
   // Unbiased, as TRL's masked_var.
   v = reduce_sum(lane, v) * f32(params.n) / max(f32(params.n) - 1.0, 1.0);
   let scale = inverseSqrt(v + 1e-8);
+  let shift = select(0.0, m, params.shift_mean == 1u);
   for (var i = lane; i < params.R; i += WG) {
-    adv_w[i] = select(0.0, (adv_w[i] - m) * scale, weights_w[i] != 0.0);
+    adv_w[i] = select(0.0, (adv_w[i] - m) * scale + m - shift, weights_w[i] != 0.0);
   }
 }
 

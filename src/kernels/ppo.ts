@@ -16,6 +16,8 @@ export interface PpoParams {
   n?: number;
   /** dot_sum: index of the output */
   outIndex?: number;
+  /** whiten: subtract the mean too */
+  shiftMean?: boolean;
   invTemp?: number;
   clip?: number;
   gamma?: number;
@@ -25,7 +27,7 @@ export interface PpoParams {
 
 function uniform(rec: Recorder, p: PpoParams): GPUBuffer {
   return rec.gpu.uniform(
-    [p.R, p.V ?? 0, p.rowOffset ?? 0, p.T ?? 0, p.B ?? 0, p.klK3 ? 1 : 0, p.C ?? 0, p.n ?? 0, p.outIndex ?? 0],
+    [p.R, p.V ?? 0, p.rowOffset ?? 0, p.T ?? 0, p.B ?? 0, p.klK3 ? 1 : 0, p.C ?? 0, p.n ?? 0, p.outIndex ?? 0, p.shiftMean === false ? 0 : 1],
     [p.invTemp ?? 1, p.clip ?? 0, p.gamma ?? 1, p.lam ?? 1, p.beta ?? 0],
   );
 }
@@ -59,26 +61,20 @@ export function ppoPolicyLoss(
   );
 }
 
-/** KL penalty, score and GAE for B sequences of T positions; `span` holds each sequence's first and last counted position. */
-export function ppoAdvantages(
-  rec: Recorder,
-  advantages: Binding,
-  returns: Binding,
-  kl: Binding,
-  logprob: Binding,
-  refLogprob: Binding,
-  values: Binding,
-  scores: Binding,
-  span: Binding,
-  p: PpoParams,
-): void {
-  rec.dispatch(
-    'ppo_advantages',
-    rec.gpu.pipeline('ppo', 'ppo_advantages'),
-    [uniform(rec, p), advantages, returns, kl, logprob, refLogprob, values, scores, span],
-    [Math.ceil(p.B! / WG)],
-    { flops: 12 * p.B! * p.T!, bytes: 4 * 7 * p.B! * p.T! },
-  );
+/** Per-token rewards (-beta·KL on counted positions, plus the score on the last) and the KL estimates. `span` holds each sequence's first and last counted position. */
+export function ppoRewards(rec: Recorder, rewards: Binding, kl: Binding, logprob: Binding, refLogprob: Binding, scores: Binding, span: Binding, p: PpoParams): void {
+  rec.dispatch('ppo_rewards', rec.gpu.pipeline('ppo', 'ppo_rewards'), [uniform(rec, p), rewards, kl, logprob, refLogprob, scores, span], [Math.ceil(p.B! / WG)], {
+    flops: 6 * p.B! * p.T!,
+    bytes: 4 * 4 * p.B! * p.T!,
+  });
+}
+
+/** GAE(gamma, lambda) advantages and returns over each sequence's counted span. */
+export function ppoGae(rec: Recorder, advantages: Binding, returns: Binding, rewards: Binding, values: Binding, span: Binding, p: PpoParams): void {
+  rec.dispatch('ppo_gae', rec.gpu.pipeline('ppo', 'ppo_gae'), [uniform(rec, p), advantages, returns, rewards, values, span], [Math.ceil(p.B! / WG)], {
+    flops: 6 * p.B! * p.T!,
+    bytes: 4 * 4 * p.B! * p.T!,
+  });
 }
 
 /** values[rowOffset + r] = hidden[r] . w for R rows. */
@@ -105,9 +101,13 @@ export function valueBackward(rec: Recorder, dhidden: Binding, dw: Binding, dval
   });
 }
 
-/** Counted advantages (weight > 0) to zero mean and unit (unbiased) variance, in place; others to 0. */
-export function whiten(rec: Recorder, advantages: Binding, weights: Binding, R: number, n: number): void {
-  rec.dispatch('whiten', rec.gpu.pipeline('ppo', 'whiten'), [uniform(rec, { R, n }), advantages, weights], [1], { flops: 6 * R, bytes: 12 * R });
+/**
+ * Counted entries (weight > 0) to unit (unbiased) variance and, with
+ * shiftMean (advantages; the default), zero mean, in place; others to 0.
+ * TRL whitens rewards without shifting their mean.
+ */
+export function whiten(rec: Recorder, values: Binding, weights: Binding, R: number, n: number, shiftMean = true): void {
+  rec.dispatch('whiten', rec.gpu.pipeline('ppo', 'whiten'), [uniform(rec, { R, n, shiftMean }), values, weights], [1], { flops: 6 * R, bytes: 12 * R });
 }
 
 /** total[index] = sum of x[i]·y[i] over [0,R), in a fixed order. */

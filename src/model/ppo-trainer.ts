@@ -12,7 +12,7 @@
  */
 import type { Gpu } from '../gpu/gpu.ts';
 import { Recorder } from '../gpu/recorder.ts';
-import { dotSum, ppoAdvantages, ppoPolicyLoss, tokenLogprobs, valueBackward, valueForward, valueLoss, whiten } from '../kernels/ppo.ts';
+import { dotSum, ppoGae, ppoPolicyLoss, ppoRewards, tokenLogprobs, valueBackward, valueForward, valueLoss, whiten } from '../kernels/ppo.ts';
 import { AdamW, type AdamWConfig } from '../train/adamw.ts';
 import type { GPTConfig } from './config.ts';
 import { Generator } from './generate.ts';
@@ -33,6 +33,8 @@ export interface PpoSettings {
   missingEosPenalty: number | null;
   /** scores clipped to ±this (null: no clipping) */
   scoreClip: number | null;
+  /** per-token rewards whitened (unit variance, mean kept) before GAE, as TRL's whiten_rewards */
+  whitenRewards: boolean;
   /** beta, the per-token KL penalty coefficient */
   klCoef: number;
   klEstimator: 'k1' | 'k3';
@@ -63,6 +65,7 @@ export const PPO_DEFAULTS: PpoSettings = {
   topP: 1,
   missingEosPenalty: null,
   scoreClip: null,
+  whitenRewards: false,
   klCoef: 0.05,
   klEstimator: 'k1',
   targetKl: null,
@@ -204,6 +207,7 @@ export class PpoTrainer {
       valuesOld: f('valuesOld', N),
       values: f('values', N),
       dvalues: f('dvalues', N),
+      rewards: f('rewards', N),
       advantages: f('advantages', N),
       returns: f('returns', N),
       kl: f('kl', N),
@@ -246,15 +250,10 @@ export class PpoTrainer {
       this.value.recordTrunkForward(rec, k);
       valueForward(rec, b.valuesOld!, this.value.finalHidden, this.valueHead.value, { R: rowsOf(this.value, k), C, rowOffset: k * this.value.plan.micro * T });
     }
-    ppoAdvantages(rec, b.advantages!, b.returns!, b.kl!, b.logpOld!, b.refLogp!, b.valuesOld!, b.scores!, b.span!, {
-      R: N,
-      B,
-      T,
-      klK3: s.klEstimator === 'k3',
-      beta: this.beta,
-      gamma: s.gamma,
-      lam: s.lam,
-    });
+    const shape = { R: N, B, T, klK3: s.klEstimator === 'k3', beta: this.beta, gamma: s.gamma, lam: s.lam };
+    ppoRewards(rec, b.rewards!, b.kl!, b.logpOld!, b.refLogp!, b.scores!, b.span!, shape);
+    if (s.whitenRewards) whiten(rec, b.rewards!, b.weights!, N, rollout.n, false);
+    ppoGae(rec, b.advantages!, b.returns!, b.rewards!, b.valuesOld!, b.span!, shape);
     dotSum(rec, b.stats!, S_KL, b.kl!, b.ones!, N);
     dotSum(rec, b.stats!, S_ENTROPY, b.entropy!, b.weights!, N);
     whiten(rec, b.advantages!, b.weights!, N, rollout.n);

@@ -61,36 +61,40 @@ export function ppoPolicyLoss(
   return out;
 }
 
-/** Per sequence: KL penalty on every counted position, the score on the last, then GAE. */
-export function ppoAdvantages(
-  advantages: Vec,
-  returns: Vec,
+/** Per sequence: -beta·KL on every counted position and the score on the last; 0 elsewhere. */
+export function ppoRewards(
+  rewards: Vec,
   kl: Vec,
   logprob: Vec,
   refLogprob: Vec,
-  values: Vec,
   scores: Vec,
   span: Int32Array, // (2,B)
   B: number,
   T: number,
-  o: { beta: number; gamma: number; lam: number; k3: boolean },
+  o: { beta: number; k3: boolean },
 ): void {
-  advantages.fill(0, 0, B * T);
-  returns.fill(0, 0, B * T);
+  rewards.fill(0, 0, B * T);
   kl.fill(0, 0, B * T);
   for (let b = 0; b < B; b++) {
-    const first = span[b]!;
-    const last = span[B + b]!;
-    let nextValue = 0;
-    let nextAdv = 0;
-    for (let t = last; t >= first; t--) {
+    for (let t = span[b]!; t <= span[B + b]!; t++) {
       const i = b * T + t;
       const logRatio = logprob[i]! - refLogprob[i]!;
-      const k = o.k3 ? Math.exp(-logRatio) - 1 + logRatio : logRatio;
-      kl[i] = k;
-      const reward = -o.beta * k + (t === last ? scores[b]! : 0);
-      const delta = reward + o.gamma * nextValue - values[i]!;
-      const a = delta + o.gamma * o.lam * nextAdv;
+      kl[i] = o.k3 ? Math.exp(-logRatio) - 1 + logRatio : logRatio;
+      rewards[i] = -o.beta * kl[i]! + (t === span[B + b] ? scores[b]! : 0);
+    }
+  }
+}
+
+/** GAE(gamma, lambda) over each sequence's counted span; 0 elsewhere. */
+export function ppoGae(advantages: Vec, returns: Vec, rewards: Vec, values: Vec, span: Int32Array, B: number, T: number, o: { gamma: number; lam: number }): void {
+  advantages.fill(0, 0, B * T);
+  returns.fill(0, 0, B * T);
+  for (let b = 0; b < B; b++) {
+    let nextValue = 0;
+    let nextAdv = 0;
+    for (let t = span[B + b]!; t >= span[b]!; t--) {
+      const i = b * T + t;
+      const a = rewards[i]! + o.gamma * nextValue - values[i]! + o.gamma * o.lam * nextAdv;
       advantages[i] = a;
       returns[i] = a + values[i]!;
       nextValue = values[i]!;
@@ -134,12 +138,13 @@ export function valueBackward(dhidden: Vec, dw: Vec, dvalues: Vec, hidden: Vec, 
   }
 }
 
-/** TRL's masked_whiten: counted entries to zero mean and unit unbiased variance; the rest 0. */
-export function whiten(out: Vec, advantages: Vec, weights: Vec, R: number, n: number): void {
+/** TRL's masked_whiten: counted entries to unit unbiased variance (and zero mean with shiftMean); the rest 0. */
+export function whiten(out: Vec, advantages: Vec, weights: Vec, R: number, n: number, shiftMean = true): void {
   let mean = 0;
   for (let i = 0; i < R; i++) mean += weights[i]! * advantages[i]!;
   let variance = 0;
   for (let i = 0; i < R; i++) variance += weights[i]! * (advantages[i]! - mean) ** 2;
   variance *= n / Math.max(n - 1, 1);
-  for (let i = 0; i < R; i++) out[i] = weights[i] !== 0 ? (advantages[i]! - mean) / Math.sqrt(variance + 1e-8) : 0;
+  const shift = shiftMean ? 0 : mean;
+  for (let i = 0; i < R; i++) out[i] = weights[i] !== 0 ? (advantages[i]! - mean) / Math.sqrt(variance + 1e-8) + shift : 0;
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/gpu.ts';
-import { ppoAdvantages, ppoPolicyLoss, tokenLogprobs, valueBackward, valueForward, valueLoss, dotSum, whiten } from '../../src/kernels/ppo.ts';
+import { ppoGae, ppoPolicyLoss, ppoRewards, tokenLogprobs, valueBackward, valueForward, valueLoss, dotSum, whiten } from '../../src/kernels/ppo.ts';
 import { ppo as ref } from '../../src/reference/index.ts';
 import { expectClose, randn, Rng, run, testGpu, upload, zeros } from '../helpers.ts';
 
@@ -63,24 +63,36 @@ describe('PPO kernels', () => {
     expect(stats.clipfrac).toBeGreaterThan(0);
   });
 
-  it('advantages with the KL penalty (k1 and k3) and GAE', async () => {
+  it('rewards with the KL penalty (k1 and k3), optionally whitened, and GAE', async () => {
     const rng = new Rng(5);
     const logp = randn(rng, N, 0.5);
     const refLogp = randn(rng, N, 0.5);
     const values = randn(rng, N);
     const scores = randn(rng, B);
     const span = Int32Array.from([2, 0, 3, 5, 6, 3]);
-    for (const k3 of [false, true]) {
+    const weights = new Float32Array(N);
+    let n = 0;
+    for (let b = 0; b < B; b++) n += span[B + b]! - span[b]! + 1;
+    for (let b = 0; b < B; b++) weights.fill(1 / n, b * T + span[b]!, b * T + span[B + b]! + 1);
+    for (const [k3, whitened] of [[false, false], [true, false], [false, true]] as const) {
       const o = { beta: 0.05, gamma: 0.99, lam: 0.95, k3 };
-      const [adv, ret, kl] = [zeros(gpu, 'adv', N), zeros(gpu, 'ret', N), zeros(gpu, 'kl', N)];
-      await run(gpu, (rec) =>
-        ppoAdvantages(rec, adv, ret, kl, upload(gpu, 'lp', logp), upload(gpu, 'ref', refLogp), upload(gpu, 'v', values), upload(gpu, 's', scores), upload(gpu, 'span', span), { R: N, B, T, klK3: k3, beta: o.beta, gamma: o.gamma, lam: o.lam }),
-      );
-      const [eA, eR, eK] = [new Float32Array(N), new Float32Array(N), new Float32Array(N)];
-      ref.ppoAdvantages(eA, eR, eK, logp, refLogp, values, scores, span, B, T, o);
-      expectClose(await gpu.readF32(adv, 0, N), eA, `advantages k3=${k3}`, tol);
-      expectClose(await gpu.readF32(ret, 0, N), eR, `returns k3=${k3}`, tol);
-      expectClose(await gpu.readF32(kl, 0, N), eK, `kl k3=${k3}`, tol);
+      const [rewards, adv, ret, kl] = [zeros(gpu, 'rewards', N), zeros(gpu, 'adv', N), zeros(gpu, 'ret', N), zeros(gpu, 'kl', N)];
+      const spanB = upload(gpu, 'span', span);
+      const p = { R: N, B, T, klK3: k3, beta: o.beta, gamma: o.gamma, lam: o.lam };
+      await run(gpu, (rec) => {
+        ppoRewards(rec, rewards, kl, upload(gpu, 'lp', logp), upload(gpu, 'ref', refLogp), upload(gpu, 's', scores), spanB, p);
+        if (whitened) whiten(rec, rewards, upload(gpu, 'w', weights), N, n, false);
+        ppoGae(rec, adv, ret, rewards, upload(gpu, 'v', values), spanB, p);
+      });
+      const [eR, eA, eRet, eK] = [new Float32Array(N), new Float32Array(N), new Float32Array(N), new Float32Array(N)];
+      ref.ppoRewards(eR, eK, logp, refLogp, scores, span, B, T, o);
+      if (whitened) ref.whiten(eR, eR.slice(), weights, N, n, false);
+      ref.ppoGae(eA, eRet, eR, values, span, B, T, o);
+      const label = `k3=${k3} whitened=${whitened}`;
+      expectClose(await gpu.readF32(rewards, 0, N), eR, `rewards ${label}`, tol);
+      expectClose(await gpu.readF32(adv, 0, N), eA, `advantages ${label}`, tol);
+      expectClose(await gpu.readF32(ret, 0, N), eRet, `returns ${label}`, tol);
+      expectClose(await gpu.readF32(kl, 0, N), eK, `kl ${label}`, tol);
     }
   });
 

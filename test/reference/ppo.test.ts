@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { ppoAdvantages, ppoPolicyLoss, valueLoss } from '../../src/reference/ppo.ts';
+import { ppoGae, ppoPolicyLoss, ppoRewards, valueLoss } from '../../src/reference/ppo.ts';
+import type { Vec } from '../../src/reference/types.ts';
+
+/** Rewards then GAE, as the trainer runs them. */
+function ppoAdvantages(adv: Vec, ret: Vec, kl: Vec, logp: Vec, ref: Vec, values: Vec, scores: Vec, span: Int32Array, B: number, T: number, o: { beta: number; gamma: number; lam: number; k3: boolean }) {
+  const rewards = new Float64Array(B * T);
+  ppoRewards(rewards, kl, logp, ref, scores, span, B, T, o);
+  ppoGae(adv, ret, rewards, values, span, B, T, o);
+}
 import { Rng } from '../../src/reference/random.ts';
 
 const randn = (rng: Rng, n: number, std = 1) => rng.fillRandn(new Float64Array(n), std);

@@ -44,6 +44,7 @@ const schema = z.strictObject({
   ptxBatchSize: positiveInt.optional(),
   missingEosPenalty: z.number().optional(),
   scoreClip: z.number().positive().optional(),
+  whitenRewards: z.boolean(),
   lr: z.number().positive(),
   lrSchedule: z.enum(['constant', 'cosine']),
   warmup: z.number().int().nonnegative(),
@@ -90,6 +91,7 @@ export function registerPpo(program: Command): void {
     .option('--ptx-batch-size <n>', 'sequences of --ptx-data per PPO step (default: --batch-size)', number)
     .option('--missing-eos-penalty <x>', 'subtracted from the score of a response that never ends', number)
     .option('--score-clip <x>', 'clip scores to ±x', number)
+    .option('--whiten-rewards', 'whiten per-token rewards before GAE (unit variance, mean kept)', false)
     .option('--lr <x>', 'learning rate (TRL: 3e-6 for large models; small ones want more)', number, 1e-4)
     .addOption(new Option('--lr-schedule <name>', 'learning-rate schedule').choices(['constant', 'cosine']).default('constant'))
     .option('--warmup <n>', 'linear warmup steps', number, 0)
@@ -161,6 +163,7 @@ export function registerPpo(program: Command): void {
             topP: o.topP,
             missingEosPenalty: o.missingEosPenalty ?? null,
             scoreClip: o.scoreClip ?? null,
+            whitenRewards: o.whitenRewards,
             klCoef: o.klCoef,
             klEstimator: o.klEstimator,
             targetKl: o.targetKl ?? null,
