@@ -91,9 +91,9 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> adv_w: array<f32>;      // (B*T)
 @group(0) @binding(2) var<storage, read> weights_w: array<f32>;        // (B*T)
 
-// dot_sum (one workgroup): total[out_index] = sum_i x[i] y[i], for masked means of per-token values
+// dot_sum (one workgroup): total[out_index] = sum_i x[row_offset + i] y[i], for masked means of per-token values
 @group(0) @binding(1) var<storage, read_write> total: array<f32>;      // (any)
-@group(0) @binding(2) var<storage, read> x: array<f32>;                // (R)
+@group(0) @binding(2) var<storage, read> x: array<f32>;                // (row_offset + R)
 @group(0) @binding(3) var<storage, read> y: array<f32>;                // (R)
 
 const WG: u32 = 64u;
@@ -338,7 +338,7 @@ fn whiten(@builtin(local_invocation_id) lid: vec3u) {
 fn dot_sum(@builtin(local_invocation_id) lid: vec3u) {
   var s = 0.0;
   for (var i = lid.x; i < params.R; i += WG) {
-    s += x[i] * y[i];
+    s += x[params.row_offset + i] * y[i];
   }
   s = reduce_sum(lid.x, s);
   if (lid.x == 0u) {

@@ -110,7 +110,10 @@ export function whiten(rec: Recorder, values: Binding, weights: Binding, R: numb
   rec.dispatch('whiten', rec.gpu.pipeline('ppo', 'whiten'), [uniform(rec, { R, n, shiftMean }), values, weights], [1], { flops: 6 * R, bytes: 12 * R });
 }
 
-/** total[index] = sum of x[i]·y[i] over [0,R), in a fixed order. */
-export function dotSum(rec: Recorder, total: Binding, index: number, x: Binding, y: Binding, R: number): void {
-  rec.dispatch('dot_sum', rec.gpu.pipeline('ppo', 'dot_sum'), [uniform(rec, { R, outIndex: index }), total, x, y], [1], { flops: 2 * R, bytes: 8 * R });
+/** total[index] = sum of x[xOffset + i]·y[i] over i in [0,R), in a fixed order. */
+export function dotSum(rec: Recorder, total: Binding, index: number, x: Binding, y: Binding, R: number, xOffset = 0): void {
+  rec.dispatch('dot_sum', rec.gpu.pipeline('ppo', 'dot_sum'), [uniform(rec, { R, outIndex: index, rowOffset: xOffset }), total, x, y], [1], {
+    flops: 2 * R,
+    bytes: 8 * R,
+  });
 }

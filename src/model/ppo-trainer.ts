@@ -4,7 +4,7 @@
  * frozen reward model scores them; the policy's and the frozen reference's
  * log-probabilities give a per-token KL penalty; the value model (initialised
  * from the reward model) gives GAE advantages, whitened; then several PPO
- * epochs update the policy (clipped surrogate) and the value model (clipped
+ * epochs, each over minibatches of the rollouts in a seeded order, update the policy (clipped surrogate) and the value model (clipped
  * value loss, weighted by vfCoef) with one AdamW and one gradient clip, as
  * TRL's wrapped policy-and-value model does; optionally with InstructGPT's
  * PPO-ptx pretraining term on the policy. Only scalars come back, plus the
@@ -13,6 +13,7 @@
 import type { Gpu } from '../gpu/gpu.ts';
 import { Recorder } from '../gpu/recorder.ts';
 import { dotSum, ppoGae, ppoPolicyLoss, ppoRewards, tokenLogprobs, valueBackward, valueForward, valueLoss, whiten } from '../kernels/ppo.ts';
+import { epochPermutation } from '../data/permutation.ts';
 import { AdamW, type AdamWConfig } from '../train/adamw.ts';
 import type { GPTConfig } from './config.ts';
 import { Generator } from './generate.ts';
@@ -47,6 +48,8 @@ export interface PpoSettings {
   cliprangeValue: number;
   vfCoef: number;
   ppoEpochs: number;
+  /** minibatches each epoch splits the rollout batch into (a seeded order each epoch); batchSize must divide evenly */
+  miniBatches: number;
   /** PPO-ptx (InstructGPT): the coefficient of a pretraining loss added to the policy's (0: off) */
   ptxCoef: number;
   seed: number;
@@ -76,6 +79,7 @@ export const PPO_DEFAULTS: PpoSettings = {
   cliprangeValue: 0.2,
   vfCoef: 0.1,
   ppoEpochs: 4,
+  miniBatches: 1,
   ptxCoef: 0,
   seed: 0,
 };
@@ -115,6 +119,8 @@ export interface PpoModels {
 
 interface Rollout {
   tokens: Int32Array;
+  /** (2,B) first and last counted position of each sequence */
+  span: Uint32Array;
   n: number;
   finished: number;
   scores: Float32Array;
@@ -168,11 +174,17 @@ export class PpoTrainer {
       // The value model starts from the reward model but runs the policy's vocabulary and shapes.
       throw new Error('the reward model must have the policy model\'s shape (n_layer, n_head, n_embd): the value model starts from it');
     }
-    this.policy = new GPT(gpu, config, B, T);
+    if (!Number.isInteger(settings.miniBatches) || settings.miniBatches < 1 || B % settings.miniBatches !== 0) {
+      throw new Error(`the batch of ${B} prompts does not split into ${settings.miniBatches} equal minibatches`);
+    }
+    // Policy, reference and value run one minibatch of sequences at a time;
+    // rollouts are scored in the same chunks.
+    const Bm = B / settings.miniBatches;
+    this.policy = new GPT(gpu, config, Bm, T);
     this.policy.setParameters(models.policyParams);
-    this.reference = new GPT(gpu, config, B, T);
+    this.reference = new GPT(gpu, config, Bm, T);
     this.reference.setParameters(models.policyParams);
-    this.value = new GPT(gpu, models.rewardConfig, B, T);
+    this.value = new GPT(gpu, models.rewardConfig, Bm, T);
     this.value.setParameters(models.rewardParams);
     const C = config.nEmbd;
     this.valueHead = {
@@ -196,7 +208,6 @@ export class PpoTrainer {
     this.buf = {
       targets: f('targets', N),
       weights: f('weights', N),
-      valueWeights: f('valueWeights', N),
       ones: gpu.createBufferFrom('ppo.ones', new Float32Array(N).fill(1)),
       span: f('span', 2 * B),
       scores: f('scores', B),
@@ -213,6 +224,14 @@ export class PpoTrainer {
       kl: f('kl', N),
       tokenLoss: f('tokenLoss', N),
       tokenStats: f('tokenStats', 3 * N),
+      // one minibatch's rows, gathered from the batch buffers above
+      mbTargets: f('mb.targets', N / settings.miniBatches),
+      mbWeights: f('mb.weights', N / settings.miniBatches),
+      mbValueWeights: f('mb.valueWeights', N / settings.miniBatches),
+      mbLogpOld: f('mb.logpOld', N / settings.miniBatches),
+      mbAdvantages: f('mb.advantages', N / settings.miniBatches),
+      mbReturns: f('mb.returns', N / settings.miniBatches),
+      mbValuesOld: f('mb.valuesOld', N / settings.miniBatches),
       valueStats: f('valueStats', 2 * N),
       stats: f('stats', 8),
     };
@@ -225,31 +244,41 @@ export class PpoTrainer {
     const B = s.batchSize;
     const T = this.T;
     const N = B * T;
+    const Bm = B / s.miniBatches;
+    const Nm = Bm * T;
     if (prompts.length !== B) throw new Error(`a PPO step takes ${B} prompts, got ${prompts.length}`);
     const rollout = await this.rollout(prompts, stepIndex);
     const invTemp = 1 / (s.temperature + 1e-7);
-    const config = this.policy.config;
-    const V = config.vocabSize;
-    const C = config.nEmbd;
-    const rowsOf = (model: GPT, k: number) => model.sequences(k) * T;
-
-    // Log-probs of the policy and the reference, values, advantages.
-    let rec = new Recorder(this.gpu);
+    const V = this.policy.config.vocabSize;
+    const C = this.policy.config.nEmbd;
     const b = this.buf;
-    for (let k = 0; k < this.policy.plan.microBatches; k++) {
-      this.policy.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
-        tokenLogprobs(r, b.logpOld!, b.entropy!, logits, b.targets!, { R: rows, V, rowOffset: firstRow, invTemp }),
-      );
+    const rowsOf = (model: GPT, k: number) => model.sequences(k) * T;
+    const microOffset = (model: GPT, k: number) => k * model.plan.micro * T;
+
+    // Log-probs of the policy and the reference, and values, a minibatch of
+    // sequences at a time (each chunk's tokens are written before it is submitted).
+    for (let chunk = 0; chunk < s.miniBatches; chunk++) {
+      const base = chunk * Nm;
+      const tokens = rollout.tokens.subarray(base, base + Nm);
+      for (const m of [this.policy, this.reference, this.value]) m.uploadTokens(tokens);
+      const rec = new Recorder(this.gpu);
+      for (let k = 0; k < this.policy.plan.microBatches; k++) {
+        this.policy.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
+          tokenLogprobs(r, b.logpOld!, b.entropy!, logits, b.targets!, { R: rows, V, rowOffset: base + firstRow, invTemp }),
+        );
+        this.reference.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
+          tokenLogprobs(r, b.refLogp!, b.refEntropy!, logits, b.targets!, { R: rows, V, rowOffset: base + firstRow, invTemp }),
+        );
+      }
+      for (let k = 0; k < this.value.plan.microBatches; k++) {
+        this.value.recordTrunkForward(rec, k);
+        valueForward(rec, b.valuesOld!, this.value.finalHidden, this.valueHead.value, { R: rowsOf(this.value, k), C, rowOffset: base + microOffset(this.value, k) });
+      }
+      rec.submit();
     }
-    for (let k = 0; k < this.reference.plan.microBatches; k++) {
-      this.reference.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
-        tokenLogprobs(r, b.refLogp!, b.refEntropy!, logits, b.targets!, { R: rows, V, rowOffset: firstRow, invTemp }),
-      );
-    }
-    for (let k = 0; k < this.value.plan.microBatches; k++) {
-      this.value.recordTrunkForward(rec, k);
-      valueForward(rec, b.valuesOld!, this.value.finalHidden, this.valueHead.value, { R: rowsOf(this.value, k), C, rowOffset: k * this.value.plan.micro * T });
-    }
+
+    // Rewards (KL penalty and scores), GAE, whitened advantages.
+    let rec = new Recorder(this.gpu);
     const shape = { R: N, B, T, klK3: s.klEstimator === 'k3', beta: this.beta, gamma: s.gamma, lam: s.lam };
     ppoRewards(rec, b.rewards!, b.kl!, b.logpOld!, b.refLogp!, b.scores!, b.span!, shape);
     if (s.whitenRewards) whiten(rec, b.rewards!, b.weights!, N, rollout.n, false);
@@ -263,61 +292,78 @@ export class PpoTrainer {
     const klSum = rolloutStats[S_KL]! / B; // per sequence, summed over its tokens
     const entropy = (rolloutStats[S_ENTROPY]! * rollout.n) / B;
 
-    // PPO epochs over the whole batch.
+    // PPO epochs, each over the minibatches of a fresh seeded order.
     if (this.ptx) this.ptx.model.upload(this.ptx.batch(stepIndex), s.ptxCoef);
+    const updates = s.ppoEpochs * s.miniBatches;
     let ptxLoss = 0;
     let sums = new Float32Array(8);
     let gradNorm = 0;
     for (let epoch = 0; epoch < s.ppoEpochs; epoch++) {
-      this.optimizer.lr = lr;
-      this.optimizer.prepare();
-      rec = new Recorder(this.gpu);
-      this.policy.recordZeroGradients(rec);
-      this.value.recordZeroGradients(rec);
-      rec.clear(this.valueHead.grad);
-      for (let k = 0; k < this.policy.plan.microBatches; k++) {
-        this.policy.recordWithLogitsHead(rec, k, true, (r, logits, firstRow, rows) =>
-          ppoPolicyLoss(r, logits, b.tokenLoss!, b.tokenStats!, b.targets!, b.logpOld!, b.advantages!, b.weights!, {
-            R: rows,
-            V,
-            rowOffset: firstRow,
-            B,
-            T,
-            invTemp,
-            clip: s.cliprange,
-          }),
-        );
-        this.policy.recordTrunkBackward(rec, k);
+      const order = epochPermutation(B, s.seed * 7919 + stepIndex, epoch);
+      for (let mb = 0; mb < s.miniBatches; mb++) {
+        const rows = Array.from(order.subarray(mb * Bm, (mb + 1) * Bm));
+        this.gatherMinibatch(rows, rollout);
+        this.optimizer.lr = lr;
+        this.optimizer.prepare();
+        rec = new Recorder(this.gpu);
+        for (const [i, seq] of rows.entries()) {
+          for (const [from, to] of [
+            [b.targets!, b.mbTargets!],
+            [b.logpOld!, b.mbLogpOld!],
+            [b.advantages!, b.mbAdvantages!],
+            [b.returns!, b.mbReturns!],
+            [b.valuesOld!, b.mbValuesOld!],
+          ] as const) {
+            rec.copy(from, seq * T * 4, to, i * T * 4, T * 4);
+          }
+        }
+        this.policy.recordZeroGradients(rec);
+        this.value.recordZeroGradients(rec);
+        rec.clear(this.valueHead.grad);
+        for (let k = 0; k < this.policy.plan.microBatches; k++) {
+          this.policy.recordWithLogitsHead(rec, k, true, (r, logits, firstRow, count) =>
+            ppoPolicyLoss(r, logits, b.tokenLoss!, b.tokenStats!, b.mbTargets!, b.mbLogpOld!, b.mbAdvantages!, b.mbWeights!, {
+              R: count,
+              V,
+              rowOffset: firstRow,
+              B: Bm,
+              T,
+              invTemp,
+              clip: s.cliprange,
+            }),
+          );
+          this.policy.recordTrunkBackward(rec, k);
+        }
+        // PPO-ptx: the pretraining loss's gradient joins the policy's.
+        this.ptx?.model.recordAccumulatedGradients(rec);
+        const valueMicro = this.value.plan.microBatches;
+        for (let k = 0; k < valueMicro; k++) {
+          this.value.recordTrunkForward(rec, k);
+          valueForward(rec, b.values!, this.value.finalHidden, this.valueHead.value, { R: rowsOf(this.value, k), C, rowOffset: microOffset(this.value, k) });
+        }
+        valueLoss(rec, b.dvalues!, b.valueStats!, b.values!, b.mbValuesOld!, b.mbReturns!, b.mbValueWeights!, { R: Nm, clip: s.cliprangeValue });
+        for (let k = 0; k < valueMicro; k++) {
+          if (valueMicro > 1) this.value.recordTrunkForward(rec, k);
+          const p = { R: rowsOf(this.value, k), C, rowOffset: microOffset(this.value, k) };
+          valueBackward(rec, this.value.finalHiddenGrad, this.valueHead.grad, b.dvalues!, this.value.finalHidden, this.valueHead.value, p);
+          this.value.recordTrunkBackward(rec, k);
+        }
+        this.optimizer.record(rec);
+        dotSum(rec, b.stats!, S_POLICY_LOSS, b.tokenLoss!, b.ones!, Nm);
+        dotSum(rec, b.stats!, S_CLIPFRAC, b.tokenStats!, b.ones!, Nm, 0);
+        dotSum(rec, b.stats!, S_APPROXKL, b.tokenStats!, b.ones!, Nm, Nm);
+        dotSum(rec, b.stats!, S_RATIO, b.tokenStats!, b.ones!, Nm, 2 * Nm);
+        dotSum(rec, b.stats!, S_VALUE_LOSS, b.valueStats!, b.ones!, Nm, 0);
+        dotSum(rec, b.stats!, S_VALUE_CLIPFRAC, b.valueStats!, b.ones!, Nm, Nm);
+        rec.copy(b.stats!, 0, this.readback, 0, 32);
+        rec.copy(this.optimizer.norm, 0, this.readback, 32, 4);
+        if (this.ptx) rec.copy(this.ptx.model.lossBuffer, 0, this.readback, 36, 4);
+        rec.submit();
+        const v = await this.read();
+        sums = sums.map((x, i) => x + v[i]! / updates);
+        gradNorm = v[8]!;
+        if (this.ptx) ptxLoss += v[9]! / s.ptxCoef / updates;
       }
-      // PPO-ptx: the pretraining loss's gradient joins the policy's.
-      this.ptx?.model.recordAccumulatedGradients(rec);
-      const valueMicro = this.value.plan.microBatches;
-      for (let k = 0; k < valueMicro; k++) {
-        this.value.recordTrunkForward(rec, k);
-        valueForward(rec, b.values!, this.value.finalHidden, this.valueHead.value, { R: rowsOf(this.value, k), C, rowOffset: k * this.value.plan.micro * T });
-      }
-      valueLoss(rec, b.dvalues!, b.valueStats!, b.values!, b.valuesOld!, b.returns!, b.valueWeights!, { R: N, clip: s.cliprangeValue });
-      for (let k = 0; k < valueMicro; k++) {
-        if (valueMicro > 1) this.value.recordTrunkForward(rec, k);
-        const p = { R: rowsOf(this.value, k), C, rowOffset: k * this.value.plan.micro * T };
-        valueBackward(rec, this.value.finalHiddenGrad, this.valueHead.grad, b.dvalues!, this.value.finalHidden, this.valueHead.value, p);
-        this.value.recordTrunkBackward(rec, k);
-      }
-      this.optimizer.record(rec);
-      dotSum(rec, b.stats!, S_POLICY_LOSS, b.tokenLoss!, b.ones!, N);
-      dotSum(rec, b.stats!, S_CLIPFRAC, this.slice(b.tokenStats!, 0, N), b.ones!, N);
-      dotSum(rec, b.stats!, S_APPROXKL, this.slice(b.tokenStats!, N, N), b.ones!, N);
-      dotSum(rec, b.stats!, S_RATIO, this.slice(b.tokenStats!, 2 * N, N), b.ones!, N);
-      dotSum(rec, b.stats!, S_VALUE_LOSS, this.slice(b.valueStats!, 0, N), b.ones!, N);
-      dotSum(rec, b.stats!, S_VALUE_CLIPFRAC, this.slice(b.valueStats!, N, N), b.ones!, N);
-      rec.copy(b.stats!, 0, this.readback, 0, 32);
-      rec.copy(this.optimizer.norm, 0, this.readback, 32, 4);
-      if (this.ptx) rec.copy(this.ptx.model.lossBuffer, 0, this.readback, 36, 4);
-      rec.submit();
-      const v = await this.read();
-      sums = sums.map((x, i) => x + v[i]! / s.ppoEpochs);
-      gradNorm = v[8]!;
-      if (this.ptx) ptxLoss += v[9]! / s.ptxCoef / s.ppoEpochs;
     }
 
     const scores = rollout.scores.reduce((a, x) => a + x, 0) / B;
@@ -346,6 +392,27 @@ export class PpoTrainer {
       this.beta *= 1 + (error * B) / s.klHorizon;
     }
     return metrics;
+  }
+
+  /**
+   * Queue a minibatch's tokens to the policy and value models, and its loss
+   * weights: masked means within the minibatch, as TRL's.
+   */
+  private gatherMinibatch(rows: readonly number[], rollout: Rollout): void {
+    const T = this.T;
+    const tokens = new Int32Array(rows.length * T);
+    const weights = new Float32Array(rows.length * T);
+    let n = 0;
+    rows.forEach((seq, i) => {
+      tokens.set(rollout.tokens.subarray(seq * T, (seq + 1) * T), i * T);
+      for (let t = rollout.span[seq]!; t <= rollout.span[this.settings.batchSize + seq]!; t++) weights[i * T + t] = 1;
+      n += rollout.span[this.settings.batchSize + seq]! - rollout.span[seq]! + 1;
+    });
+    for (let i = 0; i < weights.length; i++) weights[i]! /= n;
+    this.policy.uploadTokens(tokens);
+    this.value.uploadTokens(tokens);
+    this.gpu.write(this.buf.mbWeights!, weights);
+    this.gpu.write(this.buf.mbValueWeights!, weights.map((w) => w * this.settings.vfCoef));
   }
 
   /** Responses of the current policy, for evaluation. */
@@ -388,10 +455,6 @@ export class PpoTrainer {
     this.policy.destroy();
   }
 
-  private slice(buffer: GPUBuffer, first: number, count: number) {
-    return { buffer, offset: first * 4, size: count * 4 };
-  }
-
   /** Prompt + response rows padded with EOS, and each row's last real position. */
   private pack(prompts: readonly Int32Array[], responses: readonly Int32Array[]) {
     const T = this.T;
@@ -431,14 +494,12 @@ export class PpoTrainer {
       if (!done && s.missingEosPenalty !== null) scores[b]! -= s.missingEosPenalty;
       if (s.scoreClip !== null) scores[b] = Math.min(Math.max(scores[b]!, -s.scoreClip), s.scoreClip);
     });
-    for (const m of [this.policy, this.reference, this.value]) m.uploadTokens(tokens);
     const b = this.buf;
     this.gpu.write(b.targets!, targets);
     this.gpu.write(b.weights!, weights);
-    this.gpu.write(b.valueWeights!, weights.map((w) => w * s.vfCoef));
     this.gpu.write(b.span!, span);
     this.gpu.write(b.scores!, scores);
-    return { tokens, n, finished: gen.finished.filter(Boolean).length, scores };
+    return { tokens, span, n, finished: gen.finished.filter(Boolean).length, scores };
   }
 
   private async read(): Promise<Float32Array> {

@@ -24,7 +24,7 @@ it('chains sft → reward → ppo → eval through run directories, and explains
   writeFileSync(prompts, `${['Q: ', 'Hi: ', 'Say: ', 'A: '].map((p) => JSON.stringify({ prompt: p })).join('\n')}\n{"prompt":"${'y'.repeat(40)}"}\n`);
   const ppo = join(dir, 'ppo');
   const p = run(['ppo', '--init', sft, '--reward-model', rm, '--data', prompts, '--out', ppo, '--steps', '2', '--batch-size', '4', '--response-length', '8',
-    '--whiten-rewards', '--ptx-coef', '0.5', '--ptx-data', join(ROOT, 'test/fixtures/pretrain/corpus.txt'), '--ptx-batch-size', '2']);
+    '--mini-batches', '2', '--whiten-rewards', '--ptx-coef', '0.5', '--ptx-data', join(ROOT, 'test/fixtures/pretrain/corpus.txt'), '--ptx-batch-size', '2']);
   expect(p.stdout).toContain(`${prompts}:5: skipped: the prompt takes 40 tokens, more than 24`);
   const metrics = readFileSync(join(ppo, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   expect(metrics).toHaveLength(2);

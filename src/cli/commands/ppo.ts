@@ -39,6 +39,7 @@ const schema = z.strictObject({
   cliprangeValue: z.number().positive(),
   vfCoef: z.number().positive(),
   ppoEpochs: positiveInt,
+  miniBatches: positiveInt,
   ptxCoef: z.number().nonnegative(),
   ptxData: z.string().min(1).optional(),
   ptxBatchSize: positiveInt.optional(),
@@ -86,6 +87,7 @@ export function registerPpo(program: Command): void {
     .option('--cliprange-value <x>', 'value clip', number, d.cliprangeValue)
     .option('--vf-coef <x>', 'value loss coefficient', number, d.vfCoef)
     .option('--ppo-epochs <n>', 'optimisation epochs over each rollout batch', number, d.ppoEpochs)
+    .option('--mini-batches <n>', 'minibatches per epoch (an optimizer step each); must divide --batch-size', number, d.miniBatches)
     .option('--ptx-coef <x>', 'PPO-ptx (InstructGPT): weight of a pretraining loss on --ptx-data (0 = off)', number, 0)
     .option('--ptx-data <file>', 'plain text for the PPO-ptx pretraining loss')
     .option('--ptx-batch-size <n>', 'sequences of --ptx-data per PPO step (default: --batch-size)', number)
@@ -174,6 +176,7 @@ export function registerPpo(program: Command): void {
             cliprangeValue: o.cliprangeValue,
             vfCoef: o.vfCoef,
             ppoEpochs: o.ppoEpochs,
+            miniBatches: o.miniBatches,
             ptxCoef: o.ptxCoef,
             seed: o.seed,
           },
