@@ -106,3 +106,9 @@ export function truncateMetrics(dir: string, step: number): void {
     .filter((line) => line.trim() !== '' && (JSON.parse(line) as { step?: number }).step! <= step);
   writeFileAtomic(path, kept.map((l) => `${l}\n`).join(''));
 }
+
+/** A UTF-8 input file, or an error naming it when it does not exist. */
+export function readInputFile(path: string): string {
+  if (!existsSync(path)) throw new Error(`${path}: no such file`);
+  return readFileSync(path, 'utf8');
+}

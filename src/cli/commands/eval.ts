@@ -2,7 +2,7 @@
  * `webgpu-rlhf eval --init DIR --data FILE`: the model's loss and perplexity
  * on a text file (every token), or on SFT JSONL (response tokens only).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { loadPrompts, loadSftExamples } from '../../data/formats.ts';
@@ -15,7 +15,7 @@ import { GPT, type Batch } from '../../model/gpt.ts';
 import { createTokenizer } from '../../tokenizer/index.ts';
 import { number, resolveOptions, tokenizerFor } from '../options.ts';
 import { Progress } from '../progress.ts';
-import { loadModel } from '../run-dir.ts';
+import { loadModel, readInputFile } from '../run-dir.ts';
 
 const schema = z.strictObject({
   init: z.string().min(1).optional(),
@@ -62,7 +62,6 @@ export function registerEval(program: Command): void {
     .option('--json', 'print the result as JSON', false);
   cmd.action(async () => {
     const o = resolveOptions(cmd, schema);
-    if (!existsSync(o.data)) throw new Error(`${o.data}: no such file`);
     if (o.policy) {
       await compare(o);
       return;
@@ -70,7 +69,7 @@ export function registerEval(program: Command): void {
     if (!o.init) throw new Error('give --init DIR to measure a loss, or --policy, --baseline and --reward-model to compare policies');
     const { config, params } = loadModel(o.init);
     const tokenizer = createTokenizer(o.tokenizer ?? tokenizerFor(config.vocabSize));
-    const text = readFileSync(o.data, 'utf8');
+    const text = readInputFile(o.data);
     const B = o.batchSize;
     const T = o.seqLen;
     let batches: Batch[];
@@ -123,7 +122,7 @@ async function compare(o: z.infer<typeof schema>): Promise<void> {
   const score = rm.extra.get(SCORE_NAME);
   if (!score) throw new Error(`${o.rewardModel}: no ${SCORE_NAME}: not a reward model`);
   const tokenizer = createTokenizer(o.tokenizer ?? tokenizerFor(policy.config.vocabSize));
-  const prompts = loadPrompts(readFileSync(o.data, 'utf8'), o.data).map((p) => p.prompt);
+  const prompts = loadPrompts(readInputFile(o.data), o.data).map((p) => p.prompt);
   const gpu = await requestGpu();
   const progress = new Progress('eval', prompts.length);
   let report;

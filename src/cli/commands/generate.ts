@@ -1,5 +1,5 @@
 /** `webgpu-rlhf generate`: sample responses from a checkpoint on the GPU. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { loadPrompts } from '../../data/formats.ts';
@@ -8,7 +8,7 @@ import { Generator } from '../../model/generate.ts';
 import { GPT } from '../../model/gpt.ts';
 import { createTokenizer } from '../../tokenizer/index.ts';
 import { number, resolveOptions, tokenizerFor } from '../options.ts';
-import { loadModel } from '../run-dir.ts';
+import { loadModel, readInputFile } from '../run-dir.ts';
 
 const schema = z.strictObject({
   init: z.string().min(1),
@@ -44,7 +44,7 @@ export function registerGenerate(program: Command): void {
     .option('--out <file>', 'also write {"prompt","response","finished"} JSONL here');
   cmd.action(async () => {
     const o = resolveOptions(cmd, schema);
-    const prompts = [...(o.prompt ?? []), ...(o.data ? loadPrompts(readFileSync(o.data, 'utf8'), o.data).map((p) => p.prompt) : [])];
+    const prompts = [...(o.prompt ?? []), ...(o.data ? loadPrompts(readInputFile(o.data), o.data).map((p) => p.prompt) : [])];
     if (prompts.length === 0) throw new Error('give prompts with --prompt TEXT or --data prompts.jsonl');
     const { config, params } = loadModel(o.init);
     const tokenizer = createTokenizer(o.tokenizer ?? tokenizerFor(config.vocabSize));

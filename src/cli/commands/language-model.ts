@@ -2,7 +2,6 @@
  * `pretrain` and `sft`: the language-modelling stages on files, writing a run
  * directory (DESIGN.md §5).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { runLanguageModel, type StageData } from '../../stages/language-model.ts';
@@ -10,6 +9,7 @@ import { buildPretrainData } from '../../stages/pretrain.ts';
 import { buildSftData } from '../../stages/sft.ts';
 import type { Tokenizer } from '../../tokenizer/index.ts';
 import { addTrainingOptions, optimizerConfig, resolveOptions, trainingOptionsSchema, type TrainingOptions } from '../options.ts';
+import { readInputFile } from '../run-dir.ts';
 import { runTrainingCommand } from '../training-run.ts';
 
 const sftSchema = trainingOptionsSchema.extend({
@@ -28,9 +28,9 @@ export function registerLanguageModelCommands(program: Command): void {
       buildPretrainData({
         ...opts,
         tokenizer,
-        text: readText(opts.data),
+        text: readInputFile(opts.data),
         source: opts.data,
-        evalText: opts.evalData ? readText(opts.evalData) : undefined,
+        evalText: opts.evalData ? readInputFile(opts.evalData) : undefined,
         evalSource: opts.evalData,
       }),
     );
@@ -50,19 +50,15 @@ export function registerLanguageModelCommands(program: Command): void {
       buildSftData({
         ...opts,
         tokenizer,
-        text: readText(opts.data),
+        text: readInputFile(opts.data),
         source: opts.data,
-        evalText: opts.evalData ? readText(opts.evalData) : undefined,
+        evalText: opts.evalData ? readInputFile(opts.evalData) : undefined,
         evalSource: opts.evalData,
       }),
     );
   });
 }
 
-function readText(path: string): string {
-  if (!existsSync(path)) throw new Error(`${path}: no such file`);
-  return readFileSync(path, 'utf8');
-}
 
 async function runStage(stage: string, opts: TrainingOptions, buildData: (t: Tokenizer) => StageData): Promise<void> {
   await runTrainingCommand(stage, opts, (tokenizer, weights) => {

@@ -1,5 +1,5 @@
 /** `webgpu-rlhf ppo`: optimise an SFT policy against a reward model with PPO. */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
@@ -13,7 +13,7 @@ import { runPpo, tokenizePrompts } from '../../stages/ppo.ts';
 import { createTokenizer } from '../../tokenizer/index.ts';
 import { number, resolveOptions, tokenizerFor } from '../options.ts';
 import { Progress } from '../progress.ts';
-import { appendMetrics, loadModel, RUN_CONFIG_FILE, saveCheckpoint, writeFileAtomic } from '../run-dir.ts';
+import { appendMetrics, loadModel, readInputFile, RUN_CONFIG_FILE, saveCheckpoint, writeFileAtomic } from '../run-dir.ts';
 
 const positiveInt = z.number().int().positive();
 const schema = z.strictObject({
@@ -115,8 +115,7 @@ export function registerPpo(program: Command): void {
     const tokenizer = createTokenizer(o.tokenizer ?? tokenizerFor(sft.config.vocabSize));
     const room = sft.config.nPositions - o.responseLength;
     if (room < 1) throw new Error(`--response-length ${o.responseLength} leaves no room for a prompt in a context of ${sft.config.nPositions}`);
-    if (!existsSync(o.data)) throw new Error(`${o.data}: no such file`);
-    const records = loadPrompts(readFileSync(o.data, 'utf8'), o.data);
+    const records = loadPrompts(readInputFile(o.data), o.data);
     const data = tokenizePrompts(records, tokenizer, Math.min(o.maxPromptLength ?? room, room));
     for (const s of data.skipped) console.log(`ppo: ${o.data}:${s.line}: skipped: ${s.reason}`);
     if (data.prompts.length === 0) throw new Error(`${o.data}: no prompt fits (${data.skipped.length} skipped)`);
@@ -124,8 +123,7 @@ export function registerPpo(program: Command): void {
     let ptxBatch: ((step: number) => Batch) | undefined;
     if (o.ptxCoef > 0) {
       if (!o.ptxData) throw new Error('--ptx-coef needs --ptx-data FILE (plain text)');
-      if (!existsSync(o.ptxData)) throw new Error(`${o.ptxData}: no such file`);
-      const corpus = new TextTokens(tokenizer.encode(readFileSync(o.ptxData, 'utf8')), o.ptxData);
+      const corpus = new TextTokens(tokenizer.encode(readInputFile(o.ptxData)), o.ptxData);
       const B = o.ptxBatchSize ?? o.batchSize;
       const T = data.longest + o.responseLength;
       corpus.batch(0, B, T); // too short a corpus stops here, before training

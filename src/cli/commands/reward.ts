@@ -1,18 +1,14 @@
 /** `webgpu-rlhf reward`: train a reward model on preference comparisons. */
-import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { SCORE_NAME } from '../../model/reward-model.ts';
 import { buildRewardData, runRewardModel } from '../../stages/reward.ts';
 import { addTrainingOptions, number, optimizerConfig, resolveOptions, trainingOptionsSchema } from '../options.ts';
+import { readInputFile } from '../run-dir.ts';
 import { runTrainingCommand } from '../training-run.ts';
 
 const schema = trainingOptionsSchema.extend({ centerRewards: z.number().nonnegative() });
 
-function readText(path: string): string {
-  if (!existsSync(path)) throw new Error(`${path}: no such file`);
-  return readFileSync(path, 'utf8');
-}
 
 export function registerReward(program: Command): void {
   const cmd = addTrainingOptions(
@@ -30,9 +26,9 @@ export function registerReward(program: Command): void {
       const data = buildRewardData({
         ...opts,
         tokenizer,
-        text: readText(opts.data),
+        text: readInputFile(opts.data),
         source: opts.data,
-        evalText: opts.evalData ? readText(opts.evalData) : undefined,
+        evalText: opts.evalData ? readInputFile(opts.evalData) : undefined,
         evalSource: opts.evalData,
       });
       const score = weights.extra.get(SCORE_NAME);
