@@ -8,7 +8,7 @@ import type { OptimizerState } from '../io/checkpoint.ts';
 import type { GPTConfig } from '../model/config.ts';
 import { GPT, type Batch } from '../model/gpt.ts';
 import { AdamW, type AdamWConfig } from '../train/adamw.ts';
-import { languageModelTrainer, trainLoop, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
+import { languageModelTrainer, trainWithCheckpoints, type SaveCheckpoint, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
 import type { ScheduleName } from '../train/schedule.ts';
 
 export interface LanguageModelRun {
@@ -39,7 +39,7 @@ export interface LanguageModelHooks {
   onLog?(m: StepMetrics): void | Promise<void>;
   onEval?(step: number, metrics: { eval_loss: number }): void | Promise<void>;
   /** weights and optimizer state to persist at `step` */
-  save?(step: number, params: Map<string, Float32Array>, optimizer: OptimizerState): void | Promise<void>;
+  save?: SaveCheckpoint;
   shouldStop?(): boolean;
 }
 
@@ -58,7 +58,7 @@ export async function runLanguageModel(run: LanguageModelRun, hooks: LanguageMod
   try {
     model.setParameters(run.params);
     if (run.optimizerState) optimizer.setState(run.optimizerState);
-    const result = await trainLoop(
+    return await trainWithCheckpoints(
       languageModelTrainer(model, optimizer, run.batch),
       {
         steps: run.steps,
@@ -72,22 +72,10 @@ export async function runLanguageModel(run: LanguageModelRun, hooks: LanguageMod
         onLog: hooks.onLog,
         evaluate: evalModel ? async () => ({ eval_loss: await meanLoss(evalModel, run.evalBatches) }) : undefined,
         onEval: hooks.onEval ? (step, m) => hooks.onEval!(step, m as { eval_loss: number }) : undefined,
-        save: hooks.save
-          ? async (step) => {
-              const params = await model.getParameters();
-              const { m, v } = await optimizer.getState();
-              await hooks.save!(step, params, { m, v, step });
-            }
-          : undefined,
         shouldStop: hooks.shouldStop,
       },
+      { params: () => model.getParameters(), optimizer, save: hooks.save },
     );
-    // A stopped run keeps what it has done so far.
-    if (result.stopped && hooks.save && result.step > (run.optimizerState?.step ?? 0)) {
-      const { m, v } = await optimizer.getState();
-      await hooks.save(result.step, await model.getParameters(), { m, v, step: result.step });
-    }
-    return result;
   } finally {
     optimizer.destroy();
     evalModel?.destroy();

@@ -11,7 +11,7 @@ import type { GPTConfig } from '../model/config.ts';
 import { RewardModel, SCORE_NAME } from '../model/reward-model.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { AdamW, type AdamWConfig } from '../train/adamw.ts';
-import { trainLoop, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
+import { trainWithCheckpoints, type SaveCheckpoint, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
 import type { ScheduleName } from '../train/schedule.ts';
 
 export interface RewardDataOptions {
@@ -92,7 +92,7 @@ export interface RewardHooks {
   onStep?(m: StepMetrics): void;
   onLog?(m: StepMetrics): void;
   onEval?(step: number, m: Record<string, number>): void;
-  save?(step: number, params: Map<string, Float32Array>, optimizer: OptimizerState): void | Promise<void>;
+  save?: SaveCheckpoint;
   shouldStop?(): boolean;
 }
 
@@ -114,16 +114,10 @@ export async function runRewardModel(run: RewardRun, hooks: RewardHooks = {}): P
   const rm = new RewardModel(run.gpu, run.config, run.batchSize, run.seqLen);
   rm.center = run.center;
   const optimizer = new AdamW(run.gpu, rm.params, run.optimizer);
-  const snapshot = async (): Promise<[Map<string, Float32Array>, OptimizerState]> => {
-    const params = await rm.gpt.getParameters();
-    params.set(SCORE_NAME, await rm.getScore());
-    const { m, v, step } = await optimizer.getState();
-    return [params, { m, v, step }];
-  };
   try {
     rm.setParameters(run.params, run.score ?? RewardModel.initScore(run.config, run.seed));
     if (run.optimizerState) optimizer.setState(run.optimizerState);
-    const result = await trainLoop(
+    return await trainWithCheckpoints(
       {
         tokensPerStep: run.batchSize * run.seqLen,
         get stepsDone() {
@@ -147,20 +141,15 @@ export async function runRewardModel(run: RewardRun, hooks: RewardHooks = {}): P
         onLog: hooks.onLog,
         evaluate: run.data.evalBatches.length > 0 ? () => evaluateRewardModel(rm, run.data.evalBatches) : undefined,
         onEval: hooks.onEval,
-        save: hooks.save
-          ? async (step) => {
-              const [params, state] = await snapshot();
-              await hooks.save!(step, params, state);
-            }
-          : undefined,
         shouldStop: hooks.shouldStop,
       },
+      {
+        // The head is saved beside the trunk, under its Hugging Face name.
+        params: async () => (await rm.gpt.getParameters()).set(SCORE_NAME, await rm.getScore()),
+        optimizer,
+        save: hooks.save,
+      },
     );
-    if (result.stopped && hooks.save && result.step > (run.optimizerState?.step ?? 0)) {
-      const [params, state] = await snapshot();
-      await hooks.save(result.step, params, state);
-    }
-    return result;
   } finally {
     optimizer.destroy();
     rm.destroy();

@@ -3,6 +3,7 @@
  * rate from the schedule, and callbacks the CLI and the demo subscribe to for
  * logging, evaluation, checkpoints and stopping. No I/O of its own.
  */
+import type { OptimizerState } from '../io/checkpoint.ts';
 import type { Batch, GPT } from '../model/gpt.ts';
 import type { AdamW } from './adamw.ts';
 import { learningRate, type ScheduleConfig } from './schedule.ts';
@@ -115,4 +116,31 @@ export function languageModelTrainer(model: GPT, optimizer: AdamW, batch: (step:
       return model.trainStep(batch(step), optimizer);
     },
   };
+}
+
+/** Persists a checkpoint: the weights by name and the optimizer's moments at `step`. */
+export type SaveCheckpoint = (step: number, params: Map<string, Float32Array>, optimizer: OptimizerState) => void | Promise<void>;
+
+/**
+ * trainLoop whose checkpoints hold `params()` and the optimizer's state: every
+ * saveEvery steps, at the end, and once more when the run is stopped early
+ * (a stopped run keeps what it has done).
+ */
+export async function trainWithCheckpoints(
+  trainer: Trainer,
+  config: TrainLoopConfig,
+  hooks: Omit<TrainLoopHooks, 'save'>,
+  checkpoint: { params(): Promise<Map<string, Float32Array>>; optimizer: AdamW; save?: SaveCheckpoint },
+): Promise<TrainLoopResult> {
+  const startStep = trainer.stepsDone;
+  const save = checkpoint.save;
+  const saveAt = save
+    ? async (step: number) => {
+        const { m, v } = await checkpoint.optimizer.getState();
+        await save(step, await checkpoint.params(), { m, v, step });
+      }
+    : undefined;
+  const result = await trainLoop(trainer, config, { ...hooks, save: saveAt });
+  if (result.stopped && saveAt && result.step > startStep) await saveAt(result.step);
+  return result;
 }
