@@ -25,6 +25,9 @@ export interface ComparisonSample {
   baseline_score: number;
   policy_finished: boolean;
   baseline_finished: boolean;
+  /** the judge's scores, when there is one */
+  policy_gold?: number;
+  baseline_gold?: number;
 }
 
 export interface ComparisonReport {
@@ -38,6 +41,8 @@ export interface ComparisonReport {
   baseline_length: number;
   /** prompts left out: with the response limit they would not fit a model's context */
   skipped: number;
+  /** under the gold judge, when one was given: mean scores and the policy's win rate */
+  gold?: { policy_score: number; baseline_score: number; win_rate: number };
   samples: ComparisonSample[];
 }
 
@@ -57,6 +62,8 @@ export interface CompareOptions {
   batchSize: number;
   /** called after each batch of prompts */
   onProgress?(done: number): void;
+  /** a gold judge (the built-in task's labeler): a score for a response to a prompt */
+  judge?: (prompt: string, response: string) => number;
 }
 
 export async function comparePolicies(o: CompareOptions): Promise<ComparisonReport> {
@@ -141,10 +148,14 @@ export async function comparePolicies(o: CompareOptions): Promise<ComparisonRepo
         wins += scoreA[i]! > scoreB[i]! ? 1 : scoreA[i] === scoreB[i] ? 0.5 : 0;
         policyLength += a.responses[i]!.length;
         baselineLength += b.responses[i]!.length;
+        const prompt = texts[first + i]!;
+        const policyText = o.tokenizer.decode(a.responses[i]!);
+        const baselineText = o.tokenizer.decode(b.responses[i]!);
         samples.push({
-          prompt: texts[first + i]!,
-          policy: o.tokenizer.decode(a.responses[i]!),
-          baseline: o.tokenizer.decode(b.responses[i]!),
+          prompt,
+          policy: policyText,
+          baseline: baselineText,
+          ...(o.judge ? { policy_gold: o.judge(prompt, policyText), baseline_gold: o.judge(prompt, baselineText) } : {}),
           policy_score: scoreA[i]!,
           baseline_score: scoreB[i]!,
           policy_finished: a.finished[i]!,
@@ -174,6 +185,15 @@ export async function comparePolicies(o: CompareOptions): Promise<ComparisonRepo
     policy_length: policyLength / n,
     baseline_length: baselineLength / n,
     skipped: all.length - kept.length,
+    ...(o.judge
+      ? {
+          gold: {
+            policy_score: mean((s) => s.policy_gold!),
+            baseline_score: mean((s) => s.baseline_gold!),
+            win_rate: mean((s) => (s.policy_gold! > s.baseline_gold! ? 1 : s.policy_gold === s.baseline_gold ? 0.5 : 0)),
+          },
+        }
+      : {}),
     samples,
   };
 }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { loadPrompts, loadSftExamples } from '../../data/formats.ts';
 import { SCORE_NAME } from '../../model/reward-model.ts';
 import { comparePolicies } from '../../stages/evaluate.ts';
+import { goldScore, parseTaskPrompt } from '../../task/index.ts';
 import { sftBatches, tokenizeSft } from '../../data/sft.ts';
 import { TextTokens } from '../../data/text.ts';
 import { requestGpu } from '../../gpu/device.ts';
@@ -142,6 +143,7 @@ async function compare(o: z.infer<typeof schema>): Promise<void> {
       seed: o.seed,
       batchSize: o.batchSize,
       onProgress: (done) => progress.update(done, {}),
+      judge: builtinJudge(prompts),
     });
   } finally {
     progress.stop();
@@ -162,8 +164,20 @@ async function compare(o: z.infer<typeof schema>): Promise<void> {
   for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('   '));
   console.log(`win rate of the policy over the baseline: ${(summary.win_rate * 100).toFixed(1)}% of ${summary.prompts} prompts (ties count half)`);
   console.log(`KL of the policy to the reference: ${summary.kl.toFixed(4)} per response`);
+  if (summary.gold) {
+    console.log(
+      `gold labeler (built-in task): policy ${summary.gold.policy_score.toFixed(3)}, baseline ${summary.gold.baseline_score.toFixed(3)}, ` +
+        `win rate ${(summary.gold.win_rate * 100).toFixed(1)}%`,
+    );
+  }
   if (summary.skipped > 0) console.log(`skipped ${summary.skipped} prompts too long for the context with --max-new-tokens ${o.maxNewTokens}`);
   for (const s of samples.slice(0, 3)) {
     console.log(`--- ${JSON.stringify(s.prompt)}\n  policy   (${s.policy_score.toFixed(3)}): ${JSON.stringify(s.policy)}\n  baseline (${s.baseline_score.toFixed(3)}): ${JSON.stringify(s.baseline)}`);
   }
+}
+
+/** The built-in task's gold labeler, when every prompt is one of the task's. */
+function builtinJudge(prompts: readonly string[]): ((prompt: string, response: string) => number) | undefined {
+  if (!prompts.every((p) => parseTaskPrompt(p) !== null)) return undefined;
+  return (prompt, response) => goldScore(parseTaskPrompt(prompt)!, response);
 }
