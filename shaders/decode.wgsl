@@ -1,39 +1,50 @@
-// Incremental decoding with a KV cache: one new token per sequence per step.
-// All sequences advance in lock-step, so the position `pos` of the token being
-// processed is the same for every row (prompts of different lengths are fed
-// one token at a time; see src/model/generate.ts).
-// attention_decode repeats attention_forward's arithmetic in the same order,
-// so cached decoding gives the same logits as a full forward pass.
+// Incremental decoding with a KV cache: one new token per sequence per step,
+// forward only. The rest of a decode step is the training kernels on B rows
+// (layernorm, matmul, gelu, residual are row-generic); what differs is here:
+//   decode_embed      the token embedding at a given position (encoder_forward
+//                     derives the position from the row, t = n % T)
+//   kv_write          k and v of the tokens at positions pos .. pos+count-1
+//                     into the layer's caches (count = 1 in a decode step,
+//                     the whole prompt prefix after a batched prefill)
+//   attention_decode  one query per sequence against the cached positions
+// Sequences advance in lock-step (src/model/generate.ts): the token being
+// processed is at position `pos` in every sequence of the batch, and cache
+// positions 0..pos-1 already hold the keys and values of the tokens before it.
+// attention_decode repeats attention_forward's arithmetic in the same order
+// (one thread per (b, h), the same loops), so a decode step gives the same
+// numbers as row `pos` of a full causal forward pass over the sequence.
+// The CPU spec is src/reference/decode.ts.
 
 struct Params {
   B: u32,
   C: u32,
   NH: u32,
-  max_t: u32,       // positions held by the cache and `seq`
+  max_t: u32,       // positions held by the caches and by seq
   pos: u32,         // position of the token being processed
   vocab_first: u32, // decode_embed: first wte row of the bound window
-  vocab_count: u32,
+  vocab_count: u32, // decode_embed: wte rows in the window
+  count: u32,       // kv_write: positions written
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 
-// decode_embed: out[b,:] = wte[seq[b,pos],:] + wpe[pos,:]
+// decode_embed: x[b,:] = wte[seq[b,pos],:] + wpe[pos,:]
 @group(0) @binding(1) var<storage, read_write> x: array<f32>; // (B,C)
 @group(0) @binding(2) var<storage, read> seq: array<i32>;     // (B,max_t) token ids
 @group(0) @binding(3) var<storage, read> wte: array<f32>;     // (vocab_count,C) window of (V,C)
-@group(0) @binding(4) var<storage, read> wpe: array<f32>;     // (maxT,C)
+@group(0) @binding(4) var<storage, read> wpe: array<f32>;     // (nPositions,C)
 
-// kv_write: this token's k and v into the caches at `pos`
+// kv_write: kcache[b,pos+t,:] = k of qkv[b,t], vcache[b,pos+t,:] = v of qkv[b,t], t < count
 @group(0) @binding(1) var<storage, read_write> kcache: array<f32>; // (B,max_t,C)
 @group(0) @binding(2) var<storage, read_write> vcache: array<f32>; // (B,max_t,C)
-@group(0) @binding(3) var<storage, read> qkv: array<f32>;          // (B,3C)
+@group(0) @binding(3) var<storage, read> qkv: array<f32>;          // (B,count,3C) [q | k | v] per position
 
-// attention_decode
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;    // (B,C)
-@group(0) @binding(2) var<storage, read_write> att: array<f32>;    // (B,NH,max_t) scratch
-@group(0) @binding(3) var<storage, read> qkv_d: array<f32>;        // (B,3C) reads q
-@group(0) @binding(4) var<storage, read> kcache_d: array<f32>;     // (B,max_t,C)
-@group(0) @binding(5) var<storage, read> vcache_d: array<f32>;     // (B,max_t,C)
+// attention_decode: out[b,h*HS+i] = sum_{t2<=pos} softmax_t2(q . k_t2 / sqrt(HS)) v_t2[i]
+@group(0) @binding(1) var<storage, read_write> out: array<f32>; // (B,C)
+@group(0) @binding(2) var<storage, read_write> att: array<f32>; // (B,NH,max_t) scratch: scores, then probabilities
+@group(0) @binding(3) var<storage, read> qkv_d: array<f32>;     // (B,3C) reads q
+@group(0) @binding(4) var<storage, read> kcache_d: array<f32>;  // (B,max_t,C)
+@group(0) @binding(5) var<storage, read> vcache_d: array<f32>;  // (B,max_t,C)
 
 const WG: u32 = 64u;
 
@@ -44,7 +55,10 @@ fn decode_embed(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
     let b = i / C;
     let c = i % C;
     let token = seq[b * params.max_t + params.pos];
-    let row = u32(token) - params.vocab_first; // wraps for token < vocab_first
+    // One dispatch per vocabulary window; rows whose token lies in another
+    // window are left to that window's dispatch. (u32 wrap-around sends tokens
+    // below vocab_first out of range too.)
+    let row = u32(token) - params.vocab_first;
     if (token >= 0 && row < params.vocab_count) {
       x[i] = wte[row * C + c] + wpe[params.pos * C + c];
     }
@@ -54,15 +68,17 @@ fn decode_embed(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 @compute @workgroup_size(WG)
 fn kv_write(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let C = params.C;
-  for (var i = gid.x; i < params.B * C; i += groups.x * WG) {
-    let b = i / C;
+  let n = params.count;
+  for (var i = gid.x; i < params.B * n * C; i += groups.x * WG) {
+    let bt = i / C; // row (b, t) of qkv
     let c = i % C;
-    let slot = (b * params.max_t + params.pos) * C + c;
-    kcache[slot] = qkv[b * 3u * C + C + c];
-    vcache[slot] = qkv[b * 3u * C + 2u * C + c];
+    let slot = ((bt / n) * params.max_t + params.pos + bt % n) * C + c;
+    kcache[slot] = qkv[bt * 3u * C + C + c];
+    vcache[slot] = qkv[bt * 3u * C + 2u * C + c];
   }
 }
 
+// One thread per (b, h), as attention_forward has one per (b, h, t).
 @compute @workgroup_size(WG)
 fn attention_decode(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let C = params.C;
@@ -74,7 +90,7 @@ fn attention_decode(@builtin(global_invocation_id) gid: vec3u, @builtin(num_work
     let b = idx / NH;
     let h = idx % NH;
     let q = b * 3u * C + h * HS;
-    let row = idx * params.max_t;
+    let row = idx * params.max_t; // att[b,h,:]
     let cache = b * params.max_t * C + h * HS;
     var maxv = -3.4e38;
     for (var t2 = 0u; t2 <= t; t2++) {

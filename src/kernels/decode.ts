@@ -1,7 +1,8 @@
 /**
- * Incremental decoding kernels: the embedding of each sequence's token at the
+ * Incremental decoding kernels (shaders/decode.wgsl; CPU spec in
+ * src/reference/decode.ts): the embedding of each sequence's token at the
  * current position, the KV-cache write, and attention of one query per
- * sequence over its cache. Activations assign.
+ * sequence over its cache. Forward only; outputs assign.
  */
 import { window, type Binding } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
@@ -19,31 +20,42 @@ export interface DecodeShape {
   pos: number;
 }
 
-function params(rec: Recorder, s: DecodeShape, vocabFirst = 0, vocabCount = 0): GPUBuffer {
-  return rec.gpu.uniform([s.B, s.C, s.NH, s.maxT, s.pos, vocabFirst, vocabCount]);
+function params(rec: Recorder, s: DecodeShape, vocabFirst = 0, vocabCount = 0, count = 1): GPUBuffer {
+  if (!(s.pos >= 0 && s.pos + count <= s.maxT)) {
+    throw new Error(`decode: positions ${s.pos}..${s.pos + count - 1} are outside the cache's ${s.maxT} positions`);
+  }
+  return rec.gpu.uniform([s.B, s.C, s.NH, s.maxT, s.pos, vocabFirst, vocabCount, count]);
 }
 
-/** x(B,C) = wte[seq[b,pos]] + wpe[pos]. */
+/** x(B,C) = wte[seq[b,pos]] + wpe[pos]; seq is (B,maxT) i32, wte (V,C) bound in vocabulary windows. */
 export function decodeEmbed(rec: Recorder, x: Binding, seq: Binding, wte: GPUBuffer, wpe: Binding, V: number, s: DecodeShape): void {
   const gpu = rec.gpu;
   const pipeline = gpu.pipeline('decode', 'decode_embed');
   for (const { first, count } of vocabWindows(gpu, V, s.C)) {
-    rec.dispatch('decode_embed', pipeline, [params(rec, s, first, count), x, seq, window(wte, first * s.C, count * s.C), wpe], [gpu.groupsFor(s.B * s.C, WG)], {
+    const bindings = [params(rec, s, first, count), x, seq, window(wte, first * s.C, count * s.C), wpe];
+    rec.dispatch('decode_embed', pipeline, bindings, [gpu.groupsFor(s.B * s.C, WG)], {
       flops: s.B * s.C,
       bytes: 12 * s.B * s.C,
     });
   }
 }
 
-/** kcache/vcache(B,maxT,C)[b,pos] = k/v of qkv(B,3C). */
-export function kvWrite(rec: Recorder, kcache: Binding, vcache: Binding, qkv: Binding, s: DecodeShape): void {
+/**
+ * kcache/vcache(B,maxT,C)[b, pos+t] = k/v of qkv(B,count,3C)[b,t] for t < count:
+ * one position in a decode step, a whole prefix after a batched prefill.
+ */
+export function kvWrite(rec: Recorder, kcache: Binding, vcache: Binding, qkv: Binding, s: DecodeShape, count = 1): void {
   const gpu = rec.gpu;
-  rec.dispatch('kv_write', gpu.pipeline('decode', 'kv_write'), [params(rec, s), kcache, vcache, qkv], [gpu.groupsFor(s.B * s.C, WG)], {
-    bytes: 16 * s.B * s.C,
+  const n = s.B * count * s.C;
+  rec.dispatch('kv_write', gpu.pipeline('decode', 'kv_write'), [params(rec, s, 0, 0, count), kcache, vcache, qkv], [gpu.groupsFor(n, WG)], {
+    bytes: 16 * n,
   });
 }
 
-/** out(B,C) = attention of each sequence's query over cache positions 0..pos; `att` is a (B,NH,maxT) scratch. */
+/**
+ * out(B,C) = attention of each sequence's query (the q of qkv(B,3C)) over cache
+ * positions 0..pos, this one included (kvWrite first); `att` is a (B,NH,maxT) scratch.
+ */
 export function attentionDecode(
   rec: Recorder,
   out: Binding,

@@ -1,6 +1,13 @@
-/** Choosing next tokens on the GPU (see shaders/sampling.wgsl). */
+/**
+ * Choosing next tokens on the GPU (see shaders/sampling.wgsl; the CPU spec is
+ * src/reference/sampling.ts). Outputs are written in place into the
+ * generation state: `seq`, `logprobs` and `done`.
+ */
 import type { Binding } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
+import { inverseTemperature, type SequenceRules } from '../reference/sampling.ts';
+
+export type { SequenceRules };
 
 export interface SamplingSettings {
   /** 0: greedy */
@@ -9,21 +16,25 @@ export interface SamplingSettings {
   topK: number;
   /** 1: off */
   topP: number;
+  /** taken modulo 2^32 */
   seed: number;
 }
 
 export interface SamplingState {
   /** (B,maxT) i32: prompts, then generated tokens */
   seq: Binding;
-  /** (B,maxT) f32 */
+  /** (B,maxT) f32: log-probability of each generated token, 0 elsewhere */
   logprobs: Binding;
-  /** (B) u32 */
+  /** (B) u32: 1 once a sequence has ended */
   done: Binding;
   /** (B) u32 */
   promptLen: Binding;
 }
 
-/** The token produced from position `pos` goes to column pos+1 of `seq`. */
+/**
+ * For each of B rows of logits(B,V), the token that follows position `pos`,
+ * into column pos+1 of `seq` (kept as is while that column is still prompt).
+ */
 export function sampleTokens(
   rec: Recorder,
   state: SamplingState,
@@ -32,23 +43,23 @@ export function sampleTokens(
   V: number,
   maxT: number,
   pos: number,
-  eos: number,
-  maxNew: number,
+  rules: SequenceRules,
   s: SamplingSettings,
 ): void {
   const gpu = rec.gpu;
+  const greedy = s.temperature <= 0;
+  // 1/temperature is rounded to f32 here, once, exactly as the reference does.
+  const params = gpu.uniform(
+    [V, maxT, pos, s.seed >>> 0, s.topK, rules.eos >>> 0, rules.pad, rules.maxNew, greedy ? 1 : 0],
+    [inverseTemperature(s.temperature), s.topP],
+  );
+  // Passes over the row: max, sum, 32 per threshold, the draw.
+  const passes = 3 + (greedy ? 0 : (s.topK > 0 && s.topK < V ? 32 : 0) + (s.topP < 1 ? 33 : 0));
   rec.dispatch(
     'sample_tokens',
     gpu.pipeline('sampling', 'sample_tokens'),
-    [
-      gpu.uniform([V, maxT, pos, s.seed >>> 0, s.topK, eos, maxNew], [s.temperature, s.topP]),
-      state.seq,
-      state.logprobs,
-      state.done,
-      logits,
-      state.promptLen,
-    ],
+    [params, state.seq, state.logprobs, state.done, logits, state.promptLen],
     [B],
-    { flops: 4 * B * V, bytes: 4 * B * V },
+    { flops: 4 * passes * B * V, bytes: 4 * passes * B * V },
   );
 }
