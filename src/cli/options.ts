@@ -12,8 +12,21 @@ import type { AdamWConfig } from '../train/adamw.ts';
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();
 
+/** The optimizer and learning-rate options every training command shares. */
+export const optimizerOptionsShape = {
+  lr: z.number().positive(),
+  lrSchedule: z.enum(['constant', 'cosine']),
+  warmup: nonNegativeInt,
+  beta1: z.number().min(0).lt(1),
+  beta2: z.number().min(0).lt(1),
+  eps: z.number().positive(),
+  weightDecay: z.number().nonnegative(),
+  gradClip: z.number().nonnegative(),
+};
+
 /** The merged options of a training command, in camelCase. */
 export const trainingOptionsSchema = z.strictObject({
+  ...optimizerOptionsShape,
   out: z.string().min(1),
   init: z.string().min(1).optional(),
   model: z.string().min(1),
@@ -23,14 +36,6 @@ export const trainingOptionsSchema = z.strictObject({
   batchSize: positiveInt,
   seqLen: positiveInt,
   gradAccum: positiveInt,
-  lr: z.number().positive(),
-  lrSchedule: z.enum(['constant', 'cosine']),
-  warmup: nonNegativeInt,
-  beta1: z.number().min(0).lt(1),
-  beta2: z.number().min(0).lt(1),
-  eps: z.number().positive(),
-  weightDecay: z.number().nonnegative(),
-  gradClip: z.number().nonnegative(),
   seed: nonNegativeInt,
   shuffle: z.boolean(),
   logEvery: positiveInt,
@@ -50,9 +55,25 @@ export function number(value: string): number {
   return n;
 }
 
+/** Adds the optimizer and learning-rate flags (optimizerOptionsShape) with a command's defaults. */
+export function addOptimizerOptions(
+  cmd: Command,
+  defaults: { lr: number; lrHelp: string; lrSchedule: 'constant' | 'cosine'; weightDecay: number },
+): Command {
+  return cmd
+    .option('--lr <x>', defaults.lrHelp, number, defaults.lr)
+    .addOption(new Option('--lr-schedule <name>', 'constant, or warmup then cosine to lr/10').choices(['constant', 'cosine']).default(defaults.lrSchedule))
+    .option('--warmup <n>', 'linear warmup steps', number, 0)
+    .option('--beta1 <x>', 'AdamW beta1', number, 0.9)
+    .option('--beta2 <x>', 'AdamW beta2', number, 0.95)
+    .option('--eps <x>', 'AdamW epsilon', number, 1e-8)
+    .option('--weight-decay <x>', 'AdamW decoupled weight decay (matrices and embeddings only)', number, defaults.weightDecay)
+    .option('--grad-clip <x>', 'clip the global gradient norm to this (0 = off)', number, 1.0);
+}
+
 /** Adds the common training flags, with their defaults, to a command. */
 export function addTrainingOptions(cmd: Command, defaults: { out: string; steps: number; lr: number }): Command {
-  return cmd
+  cmd
     .option('--config <file>', 'JSON file whose keys are any of these options (flags win over it)')
     .option('--out <dir>', 'run directory to write (checkpoints, metrics.jsonl, run_config.json)', defaults.out)
     .option('--init <dir>', 'start from this run directory or Hugging Face GPT-2 folder')
@@ -62,15 +83,9 @@ export function addTrainingOptions(cmd: Command, defaults: { out: string; steps:
     .option('--steps <n>', 'optimizer steps', number, defaults.steps)
     .option('--batch-size <n>', 'sequences per micro-batch', number, 8)
     .option('--seq-len <n>', 'tokens per sequence', number, 64)
-    .option('--grad-accum <n>', 'micro-batches per optimizer step', number, 1)
-    .option('--lr <x>', 'peak learning rate', number, defaults.lr)
-    .addOption(new Option('--lr-schedule <name>', 'constant, or warmup then cosine to lr/10').choices(['constant', 'cosine']).default('cosine'))
-    .option('--warmup <n>', 'linear warmup steps', number, 0)
-    .option('--beta1 <x>', 'AdamW beta1', number, 0.9)
-    .option('--beta2 <x>', 'AdamW beta2', number, 0.95)
-    .option('--eps <x>', 'AdamW epsilon', number, 1e-8)
-    .option('--weight-decay <x>', 'AdamW decoupled weight decay (matrices and embeddings only)', number, 0.1)
-    .option('--grad-clip <x>', 'clip the global gradient norm to this (0 = off)', number, 1.0)
+    .option('--grad-accum <n>', 'micro-batches per optimizer step', number, 1);
+  addOptimizerOptions(cmd, { lr: defaults.lr, lrHelp: 'peak learning rate', lrSchedule: 'cosine', weightDecay: 0.1 });
+  return cmd
     .option('--seed <n>', 'seed of initialisation, shuffling and splits', number, 1337)
     .option('--no-shuffle', 'deterministic batches in file order (the llm.c rule)')
     .option('--log-every <n>', 'log metrics every n steps', number, 10)
@@ -124,6 +139,6 @@ export function tokenizerFor(vocabSize: number): 'bytes' | 'gpt2' {
 }
 
 /** The AdamW settings of the merged options. */
-export function optimizerConfig(o: TrainingOptions): AdamWConfig {
+export function optimizerConfig(o: Pick<TrainingOptions, 'lr' | 'beta1' | 'beta2' | 'eps' | 'weightDecay' | 'gradClip'>): AdamWConfig {
   return { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, gradClip: o.gradClip };
 }

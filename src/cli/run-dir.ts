@@ -112,3 +112,13 @@ export function readInputFile(path: string): string {
   if (!existsSync(path)) throw new Error(`${path}: no such file`);
   return readFileSync(path, 'utf8');
 }
+
+/** The --data file and the optional --eval-data file of a training command, read. */
+export function readDataFiles(o: { data: string; evalData?: string }): { text: string; source: string; evalText?: string; evalSource?: string } {
+  return {
+    text: readInputFile(o.data),
+    source: o.data,
+    evalText: o.evalData ? readInputFile(o.evalData) : undefined,
+    evalSource: o.evalData,
+  };
+}

@@ -9,7 +9,7 @@ import { buildPretrainData } from '../../stages/pretrain.ts';
 import { buildSftData } from '../../stages/sft.ts';
 import type { Tokenizer } from '../../tokenizer/index.ts';
 import { addTrainingOptions, optimizerConfig, resolveOptions, trainingOptionsSchema, type TrainingOptions } from '../options.ts';
-import { readInputFile } from '../run-dir.ts';
+import { readDataFiles } from '../run-dir.ts';
 import { runTrainingCommand } from '../training-run.ts';
 
 const sftSchema = trainingOptionsSchema.extend({
@@ -28,10 +28,7 @@ export function registerLanguageModelCommands(program: Command): void {
       buildPretrainData({
         ...opts,
         tokenizer,
-        text: readInputFile(opts.data),
-        source: opts.data,
-        evalText: opts.evalData ? readInputFile(opts.evalData) : undefined,
-        evalSource: opts.evalData,
+        ...readDataFiles(opts),
       }),
     );
   });
@@ -50,10 +47,7 @@ export function registerLanguageModelCommands(program: Command): void {
       buildSftData({
         ...opts,
         tokenizer,
-        text: readInputFile(opts.data),
-        source: opts.data,
-        evalText: opts.evalData ? readInputFile(opts.evalData) : undefined,
-        evalSource: opts.evalData,
+        ...readDataFiles(opts),
       }),
     );
   });

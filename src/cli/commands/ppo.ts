@@ -11,7 +11,7 @@ import { PPO_DEFAULTS } from '../../model/ppo-trainer.ts';
 import { SCORE_NAME } from '../../model/reward-model.ts';
 import { runPpo, tokenizePrompts } from '../../stages/ppo.ts';
 import { createTokenizer } from '../../tokenizer/index.ts';
-import { number, resolveOptions, tokenizerFor } from '../options.ts';
+import { addOptimizerOptions, number, optimizerConfig, optimizerOptionsShape, resolveOptions, tokenizerFor } from '../options.ts';
 import { Progress } from '../progress.ts';
 import { appendMetrics, loadModel, readInputFile, RUN_CONFIG_FILE, saveCheckpoint, writeFileAtomic } from '../run-dir.ts';
 
@@ -46,14 +46,7 @@ const schema = z.strictObject({
   missingEosPenalty: z.number().optional(),
   scoreClip: z.number().positive().optional(),
   whitenRewards: z.boolean(),
-  lr: z.number().positive(),
-  lrSchedule: z.enum(['constant', 'cosine']),
-  warmup: z.number().int().nonnegative(),
-  beta1: z.number().min(0).lt(1),
-  beta2: z.number().min(0).lt(1),
-  eps: z.number().positive(),
-  weightDecay: z.number().nonnegative(),
-  gradClip: z.number().nonnegative(),
+  ...optimizerOptionsShape,
   seed: z.number().int().nonnegative(),
   logEvery: positiveInt,
   saveEvery: z.number().int().nonnegative(),
@@ -94,17 +87,11 @@ export function registerPpo(program: Command): void {
     .option('--missing-eos-penalty <x>', 'subtracted from the score of a response that never ends', number)
     .option('--score-clip <x>', 'clip scores to ±x', number)
     .option('--whiten-rewards', 'whiten per-token rewards before GAE (unit variance, mean kept)', false)
-    .option('--lr <x>', 'learning rate (TRL: 3e-6 for large models; small ones want more)', number, 1e-4)
-    .addOption(new Option('--lr-schedule <name>', 'learning-rate schedule').choices(['constant', 'cosine']).default('constant'))
-    .option('--warmup <n>', 'linear warmup steps', number, 0)
-    .option('--beta1 <x>', 'AdamW beta1', number, 0.9)
-    .option('--beta2 <x>', 'AdamW beta2', number, 0.95)
-    .option('--eps <x>', 'AdamW epsilon', number, 1e-8)
-    .option('--weight-decay <x>', 'AdamW weight decay', number, 0)
-    .option('--grad-clip <x>', 'clip the global gradient norm of policy and value (0 = off)', number, 1)
     .option('--seed <n>', 'seed of prompt order and sampling', number, 0)
     .option('--log-every <n>', 'log metrics every n PPO steps', number, 1)
     .option('--save-every <n>', 'checkpoint every n steps (0 = at the end only)', number, 0);
+  // One AdamW and one gradient clip over policy and value together, as TRL.
+  addOptimizerOptions(cmd, { lr: 1e-4, lrHelp: 'learning rate (TRL: 3e-6 for large models; small ones want more)', lrSchedule: 'constant', weightDecay: 0 });
   cmd.action(async () => {
     const o = resolveOptions(cmd, schema);
     if (existsSync(join(o.out, 'trainer_state.json'))) throw new Error(`${o.out} already holds a run; choose another --out`);
@@ -178,7 +165,7 @@ export function registerPpo(program: Command): void {
             ptxCoef: o.ptxCoef,
             seed: o.seed,
           },
-          optimizer: { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, gradClip: o.gradClip },
+          optimizer: optimizerConfig(o),
           schedule: o.lrSchedule,
           warmup: o.warmup,
           steps: o.steps,

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { SCORE_NAME } from '../../model/reward-model.ts';
 import { buildRewardData, runRewardModel } from '../../stages/reward.ts';
 import { addTrainingOptions, number, optimizerConfig, resolveOptions, trainingOptionsSchema } from '../options.ts';
-import { readInputFile } from '../run-dir.ts';
+import { readDataFiles } from '../run-dir.ts';
 import { runTrainingCommand } from '../training-run.ts';
 
 const schema = trainingOptionsSchema.extend({ centerRewards: z.number().nonnegative() });
@@ -26,10 +26,7 @@ export function registerReward(program: Command): void {
       const data = buildRewardData({
         ...opts,
         tokenizer,
-        text: readInputFile(opts.data),
-        source: opts.data,
-        evalText: opts.evalData ? readInputFile(opts.evalData) : undefined,
-        evalSource: opts.evalData,
+        ...readDataFiles(opts),
       });
       const score = weights.extra.get(SCORE_NAME);
       if (score) data.report.push(`continuing the reward head of the starting checkpoint`);
