@@ -6,9 +6,10 @@
 import type { Gpu } from '../gpu/gpu.ts';
 import type { OptimizerState } from '../io/checkpoint.ts';
 import type { GPTConfig } from '../model/config.ts';
+import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { GPT, type Batch } from '../model/gpt.ts';
 import { AdamW, type AdamWConfig } from '../train/adamw.ts';
-import { languageModelTrainer, trainWithCheckpoints, type SaveCheckpoint, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
+import { languageModelTrainer, loopConfigOf, trainWithCheckpoints, type SaveCheckpoint, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
 import type { ScheduleName } from '../train/schedule.ts';
 
 export interface LanguageModelRun {
@@ -60,13 +61,7 @@ export async function runLanguageModel(run: LanguageModelRun, hooks: LanguageMod
     if (run.optimizerState) optimizer.setState(run.optimizerState);
     return await trainWithCheckpoints(
       languageModelTrainer(model, optimizer, run.batch),
-      {
-        steps: run.steps,
-        logEvery: run.logEvery,
-        evalEvery: run.evalEvery,
-        saveEvery: run.saveEvery,
-        schedule: { schedule: run.schedule, lr: run.optimizer.lr, warmup: run.warmup, steps: run.steps },
-      },
+      loopConfigOf(run),
       {
         onStep: hooks.onStep,
         onLog: hooks.onLog,
@@ -81,6 +76,23 @@ export async function runLanguageModel(run: LanguageModelRun, hooks: LanguageMod
     evalModel?.destroy();
     model.destroy();
   }
+}
+
+/** A stage's data files as read, and how to batch and hold them out. */
+export interface DataInput {
+  tokenizer: Tokenizer;
+  text: string;
+  source: string;
+  /** held-out data; without it, evalFraction of `text` is held out (0: no evaluation) */
+  evalText?: string;
+  evalSource?: string;
+  evalFraction: number;
+  /** sequences per batch (per micro-batch where there is gradient accumulation) */
+  batchSize: number;
+  seqLen: number;
+  /** seeded shuffling; false keeps file order */
+  shuffle: boolean;
+  seed: number;
 }
 
 /** What a stage's data gives the training loop. */

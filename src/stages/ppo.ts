@@ -8,6 +8,7 @@ import type { Gpu } from '../gpu/gpu.ts';
 import { PpoTrainer, type PpoModels, type PpoMetrics, type PpoSettings } from '../model/ppo-trainer.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { AdamWConfig } from '../train/adamw.ts';
+import { scheduleOf } from '../train/loop.ts';
 import { learningRate, type ScheduleName } from '../train/schedule.ts';
 
 export interface PpoPrompts {
@@ -67,7 +68,7 @@ export async function runPpo(run: PpoRun, hooks: PpoHooks = {}): Promise<{ step:
   try {
     for (; step < run.steps; ) {
       if (hooks.shouldStop?.()) break;
-      const lr = learningRate({ schedule: run.schedule, lr: run.optimizer.lr, warmup: run.warmup, steps: run.steps }, step);
+      const lr = learningRate(scheduleOf(run), step);
       const m = await trainer.step(promptBatch(run.prompts, run.settings.batchSize, step, run.settings.seed), step, lr);
       step++;
       for (const [k, v] of Object.entries(m)) {

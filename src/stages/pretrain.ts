@@ -1,23 +1,11 @@
 /** Pretraining: next-token prediction on a plain text corpus. */
 import { TextTokens } from '../data/text.ts';
-import type { Tokenizer } from '../tokenizer/tokenizer.ts';
-import type { StageData } from './language-model.ts';
+import type { DataInput, StageData } from './language-model.ts';
 
-export interface PretrainDataOptions {
-  tokenizer: Tokenizer;
-  text: string;
-  source: string;
-  /** held-out text; without it, the last evalFraction of `text` (0: no evaluation) */
-  evalText?: string;
-  evalSource?: string;
-  evalFraction: number;
+/** Held out: the last evalFraction of the corpus. Without shuffling, batches follow llm.c's rule. */
+export interface PretrainDataOptions extends DataInput {
   evalBatches: number;
-  batchSize: number;
   gradAccum: number;
-  seqLen: number;
-  /** seeded shuffling; false follows llm.c's deterministic rule */
-  shuffle: boolean;
-  seed: number;
 }
 
 export function buildPretrainData(o: PretrainDataOptions): StageData {

@@ -9,25 +9,13 @@ import type { Gpu } from '../gpu/gpu.ts';
 import type { OptimizerState } from '../io/checkpoint.ts';
 import type { GPTConfig } from '../model/config.ts';
 import { RewardModel, SCORE_NAME } from '../model/reward-model.ts';
-import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import type { DataInput } from './language-model.ts';
 import { AdamW, type AdamWConfig } from '../train/adamw.ts';
-import { trainWithCheckpoints, type SaveCheckpoint, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
+import { loopConfigOf, trainWithCheckpoints, type SaveCheckpoint, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
 import type { ScheduleName } from '../train/schedule.ts';
 
-export interface RewardDataOptions {
-  tokenizer: Tokenizer;
-  text: string;
-  source: string;
-  evalText?: string;
-  evalSource?: string;
-  /** share of groups held out when there is no evalText (0: none) */
-  evalFraction: number;
-  /** sequences (responses) per batch */
-  batchSize: number;
-  seqLen: number;
-  shuffle: boolean;
-  seed: number;
-}
+/** Held out: a seeded evalFraction of whole prompt groups; batchSize counts responses. */
+export type RewardDataOptions = DataInput;
 
 export interface RewardData {
   batch(step: number): RewardBatch;
@@ -129,13 +117,7 @@ export async function runRewardModel(run: RewardRun, hooks: RewardHooks = {}): P
           return { loss, gradNorm, metrics };
         },
       },
-      {
-        steps: run.steps,
-        logEvery: run.logEvery,
-        evalEvery: run.evalEvery,
-        saveEvery: run.saveEvery,
-        schedule: { schedule: run.schedule, lr: run.optimizer.lr, warmup: run.warmup, steps: run.steps },
-      },
+      loopConfigOf(run),
       {
         onStep: hooks.onStep,
         onLog: hooks.onLog,

@@ -2,23 +2,12 @@
 import type { ChatTemplate } from '../data/chat-template.ts';
 import { loadSftExamples } from '../data/formats.ts';
 import { sftBatches, tokenizeSft, type TokenizedSft } from '../data/sft.ts';
-import type { Tokenizer } from '../tokenizer/tokenizer.ts';
-import type { StageData } from './language-model.ts';
+import type { DataInput, StageData } from './language-model.ts';
 
-export interface SftDataOptions {
-  tokenizer: Tokenizer;
-  text: string;
-  source: string;
-  evalText?: string;
-  evalSource?: string;
-  /** share of examples held out when there is no evalText (0: none) */
-  evalFraction: number;
+/** Held out: a seeded evalFraction of whole examples. */
+export interface SftDataOptions extends DataInput {
   evalBatches: number;
-  batchSize: number;
   gradAccum: number;
-  seqLen: number;
-  shuffle: boolean;
-  seed: number;
   packing: boolean;
   maskPrompt: boolean;
   template?: ChatTemplate;

@@ -6,7 +6,7 @@
 import type { OptimizerState } from '../io/checkpoint.ts';
 import type { Batch, GPT } from '../model/gpt.ts';
 import type { AdamW } from './adamw.ts';
-import { learningRate, type ScheduleConfig } from './schedule.ts';
+import { learningRate, type ScheduleConfig, type ScheduleName } from './schedule.ts';
 
 export interface StepMetrics {
   /** optimizer steps completed, 1-based */
@@ -143,4 +143,23 @@ export async function trainWithCheckpoints(
   const result = await trainLoop(trainer, config, { ...hooks, save: saveAt });
   if (result.stopped && saveAt && result.step > startStep) await saveAt(result.step);
   return result;
+}
+
+/** The schedule and cadence settings every stage's run carries. */
+export interface RunCadence {
+  steps: number;
+  logEvery: number;
+  evalEvery: number;
+  saveEvery: number;
+  schedule: ScheduleName;
+  warmup: number;
+  optimizer: { lr: number };
+}
+
+export function scheduleOf(run: Pick<RunCadence, 'steps' | 'schedule' | 'warmup' | 'optimizer'>): ScheduleConfig {
+  return { schedule: run.schedule, lr: run.optimizer.lr, warmup: run.warmup, steps: run.steps };
+}
+
+export function loopConfigOf(run: RunCadence): TrainLoopConfig {
+  return { steps: run.steps, logEvery: run.logEvery, evalEvery: run.evalEvery, saveEvery: run.saveEvery, schedule: scheduleOf(run) };
 }
