@@ -3,6 +3,7 @@
  * and bind groups, so that a training step creates nothing after the first.
  */
 import { bufferOf, isWindow, type Binding } from './buffers.ts';
+import type { Profiler } from './profiler.ts';
 import { shaderSource } from './shaders.ts';
 
 export interface GpuLimits {
@@ -29,6 +30,12 @@ export class Gpu {
   readonly timestamps: boolean;
   readonly f16: boolean;
   readonly limits: GpuLimits;
+  /**
+   * While set, every Recorder made without a profiler of its own times its
+   * dispatches with this one: how a caller profiles one step of a stage runner
+   * that records deep inside (the demo's shader timings).
+   */
+  profiler: Profiler | undefined;
 
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();

@@ -1,7 +1,11 @@
 /**
  * Per-dispatch GPU times from timestamp queries. Where the adapter has no
  * timestamp-query the profiler still records which kernels ran, says so
- * (`timestamps: false`), and callers fall back to CPU-side timings.
+ * (`timestamps: false`), and leaves the times NaN, unless `cpuTimings` asks
+ * for CPU-side times: then the recorder submits each dispatch alone, and a
+ * dispatch's time runs from when the queue finished the one before (or from
+ * its submission, if later) to when it finished this one. Coarser, and it
+ * includes per-submission overhead, but it names the same kernels.
  */
 import type { Gpu } from './gpu.ts';
 import type { KernelWork } from './recorder.ts';
@@ -20,14 +24,29 @@ const BLOCK = 1024;
 
 export class Profiler {
   readonly timestamps: boolean;
+  /** times measured on the CPU, per submission (no timestamps) */
+  readonly cpuTimings: boolean;
   private readonly querySets: GPUQuerySet[] = [];
   private readonly resolveBuffers: GPUBuffer[] = [];
   private readonly pending: { name: string; work: KernelWork }[] = [];
   private readonly readbacks: { buffer: GPUBuffer; count: number }[] = [];
   private resolvedUpTo = 0;
+  /** CPU-side timing: per dispatch, when it was submitted and when the queue had finished it (ms) */
+  private readonly cpuTimes: Promise<{ submitted: number; done: number }>[] = [];
 
-  constructor(private readonly gpu: Gpu) {
-    this.timestamps = gpu.timestamps;
+  constructor(
+    private readonly gpu: Gpu,
+    /** 'fallback': CPU-side times where the adapter has no timestamp queries; 'always': even where it has */
+    options: { cpuTimings?: 'fallback' | 'always' } = {},
+  ) {
+    this.timestamps = gpu.timestamps && options.cpuTimings !== 'always';
+    this.cpuTimings = !this.timestamps && options.cpuTimings !== undefined;
+  }
+
+  /** With cpuTimings: the recorder has just submitted the last dispatch on its own. */
+  submitted(): void {
+    const submitted = performance.now();
+    this.cpuTimes.push(this.gpu.device.queue.onSubmittedWorkDone().then(() => ({ submitted, done: performance.now() })));
   }
 
   /** Descriptor for the pass of the next dispatch, with its timestamp writes. */
@@ -86,6 +105,14 @@ export class Profiler {
       buffer.destroy();
     }
     this.readbacks.length = 0;
+    if (this.cpuTimings) {
+      const cpu = await Promise.all(this.cpuTimes);
+      this.cpuTimes.length = 0;
+      for (let i = 0; i < cpu.length; i++) {
+        const begin = Math.max(cpu[i]!.submitted, i > 0 ? cpu[i - 1]!.done : -Infinity);
+        raw.push(BigInt(Math.round(begin * 1e6)), BigInt(Math.round(Math.max(begin, cpu[i]!.done) * 1e6)));
+      }
+    }
     const origin = raw.length > 0 ? raw[0]! : 0n;
     const timings = this.pending.map(({ name, work }, i): DispatchTiming => {
       const begin = raw[2 * i];

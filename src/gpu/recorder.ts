@@ -1,7 +1,8 @@
 /**
  * Records kernel launches into one command encoder, to be submitted once.
  * Without a profiler every dispatch goes into one compute pass; with one, each
- * dispatch gets its own pass so that timestamp queries can bracket it.
+ * dispatch gets its own pass so that timestamp queries can bracket it (or,
+ * without timestamp queries, its own submission, timed on the CPU).
  */
 import type { Binding } from './buffers.ts';
 import type { Gpu } from './gpu.ts';
@@ -15,15 +16,22 @@ export interface KernelWork {
 }
 
 export class Recorder {
-  readonly encoder: GPUCommandEncoder;
+  private currentEncoder: GPUCommandEncoder;
   private pass: GPUComputePassEncoder | null = null;
   private submitted = false;
+  /** the given profiler, else the one attached to the Gpu (if any) */
+  readonly profiler?: Profiler;
 
   constructor(
     readonly gpu: Gpu,
-    readonly profiler?: Profiler,
+    profiler?: Profiler,
   ) {
-    this.encoder = gpu.device.createCommandEncoder();
+    this.currentEncoder = gpu.device.createCommandEncoder();
+    this.profiler = profiler ?? gpu.profiler;
+  }
+
+  get encoder(): GPUCommandEncoder {
+    return this.currentEncoder;
   }
 
   /** Launch `name` (the kernel's name in profiles) over `groups` workgroups. */
@@ -44,26 +52,33 @@ export class Recorder {
     let pass: GPUComputePassEncoder;
     if (this.profiler) {
       this.endPass();
-      pass = this.encoder.beginComputePass(this.profiler.passDescriptor(name, work));
+      pass = this.currentEncoder.beginComputePass(this.profiler.passDescriptor(name, work));
     } else {
-      this.pass ??= this.encoder.beginComputePass();
+      this.pass ??= this.currentEncoder.beginComputePass();
       pass = this.pass;
     }
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     if (this.profiler) pass.end();
+    if (this.profiler?.cpuTimings) {
+      // No timestamp queries: each dispatch goes alone to the queue, so that its
+      // completion time (CPU-side) brackets it. Queue order keeps the semantics.
+      this.gpu.device.queue.submit([this.currentEncoder.finish()]);
+      this.profiler.submitted();
+      this.currentEncoder = this.gpu.device.createCommandEncoder();
+    }
   }
 
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.endPass();
-    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.currentEncoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
   /** Zero `bytes` bytes of a buffer from `offset` (both multiples of 4). */
   clear(buffer: GPUBuffer, offset = 0, bytes = buffer.size - offset): void {
     this.endPass();
-    this.encoder.clearBuffer(buffer, offset, bytes);
+    this.currentEncoder.clearBuffer(buffer, offset, bytes);
   }
 
   /** Finish and submit everything recorded. */
@@ -71,8 +86,8 @@ export class Recorder {
     if (this.submitted) throw new Error('Recorder.submit called twice');
     this.submitted = true;
     this.endPass();
-    this.profiler?.resolve(this.encoder);
-    this.gpu.device.queue.submit([this.encoder.finish()]);
+    this.profiler?.resolve(this.currentEncoder);
+    this.gpu.device.queue.submit([this.currentEncoder.finish()]);
   }
 
   private endPass(): void {
