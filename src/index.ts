@@ -61,3 +61,12 @@ export { trainLoop, languageModelTrainer, NonFiniteLossError, type Trainer, type
 export { runLanguageModel, meanLoss, type LanguageModelRun, type LanguageModelHooks, type StageData } from './stages/language-model.ts';
 export { buildPretrainData, type PretrainDataOptions } from './stages/pretrain.ts';
 export { buildSftData, type SftDataOptions } from './stages/sft.ts';
+export { buildRewardData, runRewardModel, evaluateRewardModel, type RewardData, type RewardRun, type RewardHooks } from './stages/reward.ts';
+export { runPpo, tokenizePrompts, promptBatch, type PpoRun, type PpoHooks, type PpoPrompts } from './stages/ppo.ts';
+export { comparePolicies, type ComparisonReport, type ComparisonSample, type PolicyWeights } from './stages/evaluate.ts';
+export { PPO_DEFAULTS, PpoTrainer, type PpoSettings, type PpoMetrics, type PpoModels } from './model/ppo-trainer.ts';
+export { RewardModel, SCORE_NAME } from './model/reward-model.ts';
+export type { DataInput } from './stages/language-model.ts';
+export type { TrainLoopResult, SaveCheckpoint } from './train/loop.ts';
+/** The built-in task: its world, datasets and the gold labeler. */
+export * as task from './task/index.ts';
