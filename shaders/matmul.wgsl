@@ -9,13 +9,25 @@
 //   linear dweight : dW += dout^T inp         A=dout (TRANS_A), B=inp, ACCUMULATE
 // Parameter gradients accumulate (ACCUMULATE), activation gradients assign.
 //
-// Both variants are register-tiled without shared memory or barriers: each
-// thread owns a 4x4 block of C, which is what CPU rasterisers (lavapipe,
-// SwiftShader) run fastest. `matmul` reads scalars and takes any shape;
-// `matmul_vec4` reads 4x4 blocks of A and B as four vec4 loads each and
-// multiplies them as mat4x4, a quarter of the load instructions, but needs
-// the contiguous dimension of each operand (and its offset) to be a multiple
-// of 4. Edge tiles clamp their loads and drop their stores.
+// Four variants, because CPU rasterisers and GPUs reward opposite shapes of
+// kernel (src/gpu/autotune.ts picks one per adapter):
+// - `matmul`: register-tiled, scalar loads, any shape and alignment.
+// - `matmul_vec4`: register-tiled, each thread a 4x4 block of C read as vec4
+//   blocks of A and B multiplied as mat4x4. Needs the contiguous dimension of
+//   each operand (and its offset) to be a multiple of 4.
+// - `matmul_bcast`: for CPU rasterisers (lavapipe, SwiftShader), which run a
+//   workgroup's invocations as the lanes of SIMD registers. There a load whose
+//   address is the same in every lane is one scalar load and a broadcast,
+//   while a load that differs per lane is a loop over the lanes. So the rows
+//   of A a workgroup needs are made workgroup-uniform (ROWS rows per
+//   workgroup) and only B is read per lane, a vec4 at a time. Needs B's
+//   contiguous dimension and offset to be multiples of 4; A takes any layout.
+// - `matmul_tiled`: for GPUs. A 64x64 block of C per 16x16 workgroup, the A
+//   and B panels staged through workgroup memory between barriers, so each
+//   element read from memory serves 64 multiply-adds. Any shape. On a CPU
+//   rasteriser every barrier suspends and resumes each invocation, which
+//   makes it the slowest variant there.
+// No variant uses atomics; the sums run in a fixed order per variant.
 
 struct Params {
   M: u32,
@@ -227,6 +239,198 @@ fn matmul_vec4(@builtin(global_invocation_id) gid: vec3u) {
         } else {
           c4[idx] = v;
         }
+      }
+    }
+  }
+}
+
+// matmul_bcast
+@group(0) @binding(1) var<storage, read_write> c_bc: array<f32>; // (M,N), row stride ldc
+@group(0) @binding(2) var<storage, read> a_bc: array<f32>;       // (M,K) or (K,M)
+@group(0) @binding(3) var<storage, read> b_bc: array<vec4f>;     // (K,N) or (N,K), as vec4s along the contiguous dimension
+@group(0) @binding(4) var<storage, read> bias_bc: array<f32>;    // (N) read when HAS_BIAS
+
+// Rows of C per workgroup in matmul_bcast (at most BCAST_MAX_ROWS).
+override ROWS: u32 = 8u;
+const BCAST_MAX_ROWS: u32 = 8u;
+const BCAST_WG: u32 = 64u;
+
+fn a_bc_at(m: u32, k: u32) -> f32 {
+  if (TRANS_A) {
+    return a_bc[params.off_a + k * params.lda + m];
+  }
+  return a_bc[params.off_a + m * params.lda + k];
+}
+
+fn b_bc_scalar(k: u32, n: u32) -> f32 {
+  let i = select(params.off_b + k * params.ldb + n, params.off_b + n * params.ldb + k, TRANS_B);
+  return b_bc[i / 4u][i % 4u];
+}
+
+fn store_bc(m: u32, n: u32, v: f32) {
+  if (m >= params.M || n >= params.N) {
+    return;
+  }
+  var out = v;
+  if (HAS_BIAS) {
+    out += bias_bc[n];
+  }
+  let idx = params.off_c + m * params.ldc + n;
+  if (ACCUMULATE) {
+    out += c_bc[idx];
+  }
+  c_bc[idx] = out;
+}
+
+// Rows m0.. of C are uniform across the workgroup (taken from workgroup_id
+// alone), so every read of A is a broadcast. Without TRANS_B each lane owns 4
+// adjacent columns, one vec4 of a row of B per k; with TRANS_B it owns 4
+// columns 64 apart, each read as a vec4 along k. Rows and columns past the
+// edge are clamped for loads and dropped at the store.
+@compute @workgroup_size(BCAST_WG)
+fn matmul_bcast(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let m0 = wg.y * ROWS;
+  var acc: array<vec4f, BCAST_MAX_ROWS>;
+  if (!TRANS_B) {
+    let n0 = (wg.x * BCAST_WG + lid.x) * 4u;
+    let whole = n0 + 4u <= N;
+    let cols = vec4u(min(n0, N - 1u), min(n0 + 1u, N - 1u), min(n0 + 2u, N - 1u), min(n0 + 3u, N - 1u));
+    for (var k = 0u; k < K; k++) {
+      var bk: vec4f;
+      if (whole) {
+        bk = b_bc[(params.off_b + k * params.ldb + n0) / 4u];
+      } else {
+        bk = vec4f(b_bc_scalar(k, cols.x), b_bc_scalar(k, cols.y), b_bc_scalar(k, cols.z), b_bc_scalar(k, cols.w));
+      }
+      for (var i = 0u; i < ROWS; i++) {
+        acc[i] += a_bc_at(min(m0 + i, M - 1u), k) * bk;
+      }
+    }
+    for (var i = 0u; i < ROWS; i++) {
+      for (var j = 0u; j < 4u; j++) {
+        store_bc(m0 + i, n0 + j, acc[i][j]);
+      }
+    }
+    return;
+  }
+  let n0 = wg.x * BCAST_WG * 4u + lid.x;
+  let cols = vec4u(min(n0, N - 1u), min(n0 + BCAST_WG, N - 1u), min(n0 + 2u * BCAST_WG, N - 1u), min(n0 + 3u * BCAST_WG, N - 1u));
+  let k4 = K - K % 4u;
+  for (var k = 0u; k < k4; k += 4u) {
+    let base = params.off_b + k;
+    let b0 = b_bc[(base + cols.x * params.ldb) / 4u];
+    let b1 = b_bc[(base + cols.y * params.ldb) / 4u];
+    let b2 = b_bc[(base + cols.z * params.ldb) / 4u];
+    let b3 = b_bc[(base + cols.w * params.ldb) / 4u];
+    for (var i = 0u; i < ROWS; i++) {
+      let m = min(m0 + i, M - 1u);
+      let av = vec4f(a_bc_at(m, k), a_bc_at(m, k + 1u), a_bc_at(m, k + 2u), a_bc_at(m, k + 3u));
+      acc[i] += vec4f(dot(av, b0), dot(av, b1), dot(av, b2), dot(av, b3));
+    }
+  }
+  for (var k = k4; k < K; k++) {
+    let bk = vec4f(b_bc_scalar(k, cols.x), b_bc_scalar(k, cols.y), b_bc_scalar(k, cols.z), b_bc_scalar(k, cols.w));
+    for (var i = 0u; i < ROWS; i++) {
+      acc[i] += a_bc_at(min(m0 + i, M - 1u), k) * bk;
+    }
+  }
+  for (var i = 0u; i < ROWS; i++) {
+    for (var j = 0u; j < 4u; j++) {
+      store_bc(m0 + i, n0 + j * BCAST_WG, acc[i][j]);
+    }
+  }
+}
+
+// matmul_tiled
+@group(0) @binding(1) var<storage, read_write> c_t: array<f32>; // (M,N), row stride ldc
+@group(0) @binding(2) var<storage, read> a_t: array<f32>;       // (M,K) or (K,M)
+@group(0) @binding(3) var<storage, read> b_t: array<f32>;       // (K,N) or (N,K)
+@group(0) @binding(4) var<storage, read> bias_t: array<f32>;    // (N) read when HAS_BIAS
+
+const TILED_WG: u32 = 16u;
+const TILED_BLOCK: u32 = 64u; // rows and columns of C per workgroup: TILED_WG x TILE
+const TILED_K: u32 = 16u;     // depth of the staged panels
+
+var<workgroup> a_panel: array<array<f32, TILED_BLOCK>, TILED_K>; // [k][m]
+var<workgroup> b_panel: array<array<f32, TILED_BLOCK>, TILED_K>; // [k][n]
+
+fn a_t_at(m: u32, k: u32) -> f32 {
+  if (m >= params.M || k >= params.K) {
+    return 0.0;
+  }
+  if (TRANS_A) {
+    return a_t[params.off_a + k * params.lda + m];
+  }
+  return a_t[params.off_a + m * params.lda + k];
+}
+
+fn b_t_at(k: u32, n: u32) -> f32 {
+  if (k >= params.K || n >= params.N) {
+    return 0.0;
+  }
+  if (TRANS_B) {
+    return b_t[params.off_b + n * params.ldb + k];
+  }
+  return b_t[params.off_b + k * params.ldb + n];
+}
+
+@compute @workgroup_size(TILED_WG, TILED_WG)
+fn matmul_tiled(
+  @builtin(workgroup_id) wg: vec3u,
+  @builtin(local_invocation_id) lid: vec3u,
+  @builtin(local_invocation_index) flat: u32,
+) {
+  let bm = wg.y * TILED_BLOCK;
+  let bn = wg.x * TILED_BLOCK;
+  // Each thread computes rows lid.y + 16i and columns lid.x + 16j, so that
+  // neighbouring threads read neighbouring panel entries.
+  var acc: array<vec4f, 4>;
+  for (var k0 = 0u; k0 < params.K; k0 += TILED_K) {
+    // 256 threads stage 16x64 entries of each panel, 4 each; the fastest
+    // moving index follows the operand's contiguous dimension.
+    for (var r = 0u; r < 4u; r++) {
+      let e = flat + r * TILED_WG * TILED_WG;
+      if (TRANS_A) {
+        a_panel[e / TILED_BLOCK][e % TILED_BLOCK] = a_t_at(bm + e % TILED_BLOCK, k0 + e / TILED_BLOCK);
+      } else {
+        a_panel[e % TILED_K][e / TILED_K] = a_t_at(bm + e / TILED_K, k0 + e % TILED_K);
+      }
+      if (TRANS_B) {
+        b_panel[e % TILED_K][e / TILED_K] = b_t_at(k0 + e % TILED_K, bn + e / TILED_K);
+      } else {
+        b_panel[e / TILED_BLOCK][e % TILED_BLOCK] = b_t_at(k0 + e / TILED_BLOCK, bn + e % TILED_BLOCK);
+      }
+    }
+    workgroupBarrier();
+    // A bound the compiler cannot see keeps it from unrolling 16 steps of
+    // per-lane shared-memory reads, which makes compiling slow on CPU adapters;
+    // it also skips the zero padding of the last panel.
+    let depth = min(TILED_K, params.K - k0);
+    for (var k = 0u; k < depth; k++) {
+      let bk = vec4f(b_panel[k][lid.x], b_panel[k][lid.x + 16u], b_panel[k][lid.x + 32u], b_panel[k][lid.x + 48u]);
+      for (var i = 0u; i < 4u; i++) {
+        acc[i] += a_panel[k][lid.y + 16u * i] * bk;
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = bm + lid.y + 16u * i;
+    for (var j = 0u; j < 4u; j++) {
+      let n = bn + lid.x + 16u * j;
+      if (m < params.M && n < params.N) {
+        var out = acc[i][j];
+        if (HAS_BIAS) {
+          out += bias_t[n];
+        }
+        let idx = params.off_c + m * params.ldc + n;
+        if (ACCUMULATE) {
+          out += c_t[idx];
+        }
+        c_t[idx] = out;
       }
     }
   }

@@ -6,10 +6,17 @@
  * assign (dinp =).
  */
 import type { Binding } from '../gpu/buffers.ts';
+import type { Gpu } from '../gpu/gpu.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 
 const TILE = 4;
 const WG = 8;
+/** matmul_bcast: lanes per workgroup, columns per lane, rows per workgroup */
+const BCAST_WG = 64;
+const BCAST_COLS = 4;
+const BCAST_ROWS = 8;
+/** matmul_tiled: rows and columns of C per workgroup */
+const TILED_BLOCK = 64;
 
 /** One operand: a binding and how to address it. */
 export interface Operand {
@@ -30,16 +37,52 @@ export interface GemmOptions {
   /** name in profiles */
   name?: string;
   /**
-   * Kernel variant; by default `vec4` wherever the operands allow it
-   * (vec4Eligible) and `scalar` elsewhere.
+   * Kernel variant. By default the one chosen for this device and layout by
+   * setMatmulVariants (the autotune), else `vec4`; where the operands do not
+   * allow the choice, `vec4` and then `scalar`.
    */
   variant?: MatmulVariant;
 }
 
-export type MatmulVariant = 'scalar' | 'vec4';
+/** See shaders/matmul.wgsl for what each variant is good at. */
+export const MATMUL_VARIANTS = ['scalar', 'vec4', 'bcast', 'tiled'] as const;
+export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
+
+/** Which operands are stored transposed: A then B, N (as is) or T. */
+export type MatmulLayout = 'NN' | 'NT' | 'TN' | 'TT';
+export const MATMUL_LAYOUTS: readonly MatmulLayout[] = ['NN', 'NT', 'TN', 'TT'];
+
+export type MatmulVariantChoice = Partial<Record<MatmulLayout, MatmulVariant>>;
+
+const ENTRY_POINTS: Record<MatmulVariant, string> = {
+  scalar: 'matmul',
+  vec4: 'matmul_vec4',
+  bcast: 'matmul_bcast',
+  tiled: 'matmul_tiled',
+};
+
+// Per device rather than on Gpu, so that the choice stays a concern of this kernel.
+const chosenVariants = new WeakMap<Gpu, MatmulVariantChoice>();
+
+/** Use these variants for gemms on this device that do not name one (see gpu/autotune.ts). */
+export function setMatmulVariants(gpu: Gpu, choice: MatmulVariantChoice): void {
+  chosenVariants.set(gpu, { ...choice });
+}
+
+export function matmulVariantsOf(gpu: Gpu): MatmulVariantChoice {
+  return { ...chosenVariants.get(gpu) };
+}
+
+export function layoutOf(a: Operand, b: Operand): MatmulLayout {
+  return `${a.transposed ? 'T' : 'N'}${b.transposed ? 'T' : 'N'}` as MatmulLayout;
+}
 
 function bindingOffset(b: Binding): number {
   return 'buffer' in b ? b.offset : 0;
+}
+
+function vec4Addressable(o: Operand): boolean {
+  return o.ld % 4 === 0 && (o.offset ?? 0) % 4 === 0 && bindingOffset(o.binding) % 16 === 0;
 }
 
 /**
@@ -48,7 +91,33 @@ function bindingOffset(b: Binding): number {
  * the bindings 16-byte aligned.
  */
 export function vec4Eligible(a: Operand, b: Operand): boolean {
-  return [a, b].every((o) => o.ld % 4 === 0 && (o.offset ?? 0) % 4 === 0 && bindingOffset(o.binding) % 16 === 0);
+  return vec4Addressable(a) && vec4Addressable(b);
+}
+
+/** Whether a variant can run on these operands (matmul_bcast reads only B as vec4s). */
+export function variantEligible(variant: MatmulVariant, a: Operand, b: Operand): boolean {
+  switch (variant) {
+    case 'vec4':
+      return vec4Eligible(a, b);
+    case 'bcast':
+      return vec4Addressable(b);
+    default:
+      return true;
+  }
+}
+
+function pickVariant(gpu: Gpu, a: Operand, b: Operand, options: GemmOptions): MatmulVariant {
+  if (options.variant) {
+    if (!variantEligible(options.variant, a, b)) {
+      throw new Error(
+        `${options.name ?? 'matmul'}: the ${options.variant} variant needs strides and offsets that are multiples of 4`,
+      );
+    }
+    return options.variant;
+  }
+  const preferred = chosenVariants.get(gpu)?.[layoutOf(a, b)];
+  if (preferred && variantEligible(preferred, a, b)) return preferred;
+  return vec4Eligible(a, b) ? 'vec4' : 'scalar';
 }
 
 /** C(M,N) (+)= A(M,K) B(K,N) (+ bias). */
@@ -64,21 +133,22 @@ export function gemm(
 ): void {
   const gpu = rec.gpu;
   const bias = options.bias ?? null;
-  const variant = options.variant ?? (vec4Eligible(a, b) ? 'vec4' : 'scalar');
-  if (variant === 'vec4' && !vec4Eligible(a, b)) {
-    throw new Error(`${options.name ?? 'matmul'}: the vec4 variant needs strides and offsets that are multiples of 4`);
-  }
-  const pipeline = gpu.pipeline('matmul', variant === 'vec4' ? 'matmul_vec4' : 'matmul', {
+  const variant = pickVariant(gpu, a, b, options);
+  const overrides: Record<string, boolean | number> = {
     TRANS_A: a.transposed ?? false,
     TRANS_B: b.transposed ?? false,
     ACCUMULATE: options.accumulate ?? false,
     HAS_BIAS: bias !== null,
-  });
+  };
+  if (variant === 'bcast') overrides.ROWS = BCAST_ROWS;
+  const pipeline = gpu.pipeline('matmul', ENTRY_POINTS[variant], overrides);
   const params = gpu.uniform([M, N, K, a.ld, b.ld, c.ld, a.offset ?? 0, b.offset ?? 0, c.offset ?? 0]);
-  const gx = Math.ceil(N / (TILE * WG));
-  const gy = Math.ceil(M / (TILE * WG));
+  let groups: [number, number];
+  if (variant === 'bcast') groups = [Math.ceil(N / (BCAST_WG * BCAST_COLS)), Math.ceil(M / BCAST_ROWS)];
+  else if (variant === 'tiled') groups = [Math.ceil(N / TILED_BLOCK), Math.ceil(M / TILED_BLOCK)];
+  else groups = [Math.ceil(N / (TILE * WG)), Math.ceil(M / (TILE * WG))];
   // Without a bias the binding is unused; any buffer fills the slot.
-  rec.dispatch(options.name ?? 'matmul', pipeline, [params, c.binding, a.binding, b.binding, bias ?? b.binding], [gx, gy], {
+  rec.dispatch(options.name ?? 'matmul', pipeline, [params, c.binding, a.binding, b.binding, bias ?? b.binding], groups, {
     flops: 2 * M * N * K,
     bytes: 4 * (M * K + K * N + M * N * (options.accumulate ? 2 : 1)),
   });

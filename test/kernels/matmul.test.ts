@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/gpu.ts';
-import { gemm, matmulBackward, matmulForward, type MatmulVariant } from '../../src/kernels/matmul.ts';
+import {
+  gemm,
+  MATMUL_VARIANTS,
+  matmulBackward,
+  matmulForward,
+  matmulVariantsOf,
+  setMatmulVariants,
+  type MatmulVariant,
+} from '../../src/kernels/matmul.ts';
 import * as ref from '../../src/reference/index.ts';
 import { expectClose, ODD, randn, Rng, run, testGpu, upload, zeros } from '../helpers.ts';
 
@@ -56,40 +64,106 @@ describe.each(SHAPES)('matmul %s (M=%i K=%i N=%i)', (_name, M, K, N) => {
   });
 });
 
-// Every layout (A and B each stored plain or transposed) in both variants, with
-// K, M, N not multiples of 4 where the variant allows it.
+// Every layout (A and B each stored plain or transposed) in every variant, at
+// sizes that are multiples of no tile, vector width or workgroup. Variants
+// that read vec4s get leading dimensions padded to a multiple of 4 (the padding
+// holds garbage that must not leak in); the others read unpadded operands.
 const LAYOUTS = [false, true].flatMap((ta) => [false, true].map((tb) => [ta, tb] as const));
-describe.each(['scalar', 'vec4'] as MatmulVariant[])('gemm %s variant', (variant) => {
+const GEMM_SHAPES: [number, number, number][] = [
+  [13, 21, 27],
+  [70, 263, 37], // several workgroups of every variant, ragged edges in M, N and K
+  [1, 5, 3],
+];
+const padTo4 = (n: number) => Math.ceil(n / 4) * 4;
+describe.each(MATMUL_VARIANTS as readonly MatmulVariant[])('gemm %s variant', (variant) => {
+  const aligned = variant === 'vec4' || variant === 'bcast';
+  // One pipeline per layout: the shapes share it (compiling dominates on a CPU adapter).
   it.each(LAYOUTS)('TRANS_A=%s TRANS_B=%s, accumulate and bias', async (ta, tb) => {
-    // vec4 needs the contiguous dimension of each operand to be a multiple of 4.
-    const [M, N, K] = variant === 'vec4' ? [ta ? 12 : 13, tb ? 21 : 24, !ta || tb ? 28 : 27] : [13, 21, 27];
-    const rng = new Rng(ta ? 1 : 2 + (tb ? 10 : 0));
+    for (const [M, N, K] of GEMM_SHAPES) {
+      const rng = new Rng(M * 7 + N * 3 + K + (ta ? 1 : 0) + (tb ? 10 : 0));
+      // A stored (M,K) or (K,M), B stored (K,N) or (N,K), rows padded to ld.
+      const [aRows, aCols] = ta ? [K, M] : [M, K];
+      const [bRows, bCols] = tb ? [N, K] : [K, N];
+      const lda = aligned ? padTo4(aCols) : aCols;
+      const ldb = aligned ? padTo4(bCols) : bCols;
+      const a = randn(rng, aRows * lda);
+      const b = randn(rng, bRows * ldb);
+      const c0 = randn(rng, M * N);
+      const bias = randn(rng, N);
+      const c = upload(gpu, 'c', c0);
+      await run(gpu, (rec) =>
+        gemm(
+          rec,
+          { binding: c, ld: N },
+          { binding: upload(gpu, 'a', a), ld: lda, transposed: ta },
+          { binding: upload(gpu, 'b', b), ld: ldb, transposed: tb },
+          M,
+          N,
+          K,
+          { accumulate: true, bias: upload(gpu, 'bias', bias), variant },
+        ),
+      );
+      const expected = c0.slice();
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < N; n++) {
+          let sum = bias[n]!;
+          for (let k = 0; k < K; k++) sum += a[ta ? k * lda + m : m * lda + k]! * b[tb ? n * ldb + k : k * ldb + n]!;
+          expected[m * N + n]! += sum;
+        }
+      }
+      expectClose(await gpu.readF32(c, 0, M * N), expected, `c (M=${M} N=${N} K=${K})`, { rtol: 1e-5, atol: 1e-5 });
+    }
+  });
+
+  it('assigns without accumulate or bias', async () => {
+    const [M, N, K] = [9, 12, 8];
+    const rng = new Rng(5);
     const a = randn(rng, M * K);
     const b = randn(rng, K * N);
-    const c0 = randn(rng, M * N);
-    const bias = randn(rng, N);
-    const c = upload(gpu, 'c', c0);
+    const c = upload(gpu, 'c', randn(rng, M * N)); // garbage: must be overwritten
     await run(gpu, (rec) =>
-      gemm(
-        rec,
-        { binding: c, ld: N },
-        { binding: upload(gpu, 'a', a), ld: ta ? M : K, transposed: ta },
-        { binding: upload(gpu, 'b', b), ld: tb ? K : N, transposed: tb },
-        M,
-        N,
-        K,
-        { accumulate: true, bias: upload(gpu, 'bias', bias), variant },
-      ),
+      gemm(rec, { binding: c, ld: N }, { binding: upload(gpu, 'a', a), ld: K }, { binding: upload(gpu, 'b', b), ld: N }, M, N, K, {
+        variant,
+      }),
     );
-    const expected = c0.slice();
-    for (let m = 0; m < M; m++) {
-      for (let n = 0; n < N; n++) {
-        let sum = bias[n]!;
-        for (let k = 0; k < K; k++) sum += a[ta ? k * M + m : m * K + k]! * b[tb ? n * K + k : k * N + n]!;
-        expected[m * N + n]! += sum;
-      }
-    }
+    const expected = new Float32Array(M * N);
+    ref.matmulForward(expected, a, transpose(b, K, N), null, M, K, N);
     expectClose(await gpu.readF32(c, 0, M * N), expected, 'c', { rtol: 1e-5, atol: 1e-5 });
+  });
+});
+
+/** (rows,cols) row-major to (cols,rows). */
+function transpose(x: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) out[k * rows + r] = x[r * cols + k]!;
+  return out;
+}
+
+describe('variant choice', () => {
+  it('follows setMatmulVariants per layout and falls back where the operands do not allow the variant', async () => {
+    const [M, N, K] = [5, 6, 7]; // K=7: A (M,K) is not vec4-addressable, B (K,N) with ld 8 is
+    const rng = new Rng(3);
+    const a = randn(rng, M * K);
+    const b = randn(rng, K * 8);
+    const c = zeros(gpu, 'c', M * N);
+    const names: string[] = [];
+    const record = () =>
+      run(gpu, (rec) => {
+        const dispatch = rec.dispatch.bind(rec);
+        rec.dispatch = (name, pipeline, ...rest) => {
+          names.push(pipeline.label);
+          return dispatch(name, pipeline, ...rest);
+        };
+        gemm(rec, { binding: c, ld: N }, { binding: upload(gpu, 'a', a), ld: K }, { binding: upload(gpu, 'b', b), ld: 8 }, M, N, K);
+      });
+    expect(matmulVariantsOf(gpu)).toEqual({}); // tests run the deterministic default unless they choose
+    await record();
+    setMatmulVariants(gpu, { NN: 'bcast' });
+    await record();
+    setMatmulVariants(gpu, { NN: 'vec4', NT: 'tiled' });
+    await record();
+    setMatmulVariants(gpu, {});
+    expect(names.map((l) => l.split(':')[1])).toEqual(['matmul', 'matmul_bcast', 'matmul']);
   });
 });
 
