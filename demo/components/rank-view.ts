@@ -1,0 +1,239 @@
+/**
+ * The Rank tab, real human feedback: the current policy answers a prompt K
+ * times, the person orders the answers (the built-in task's gold labeler can
+ * pre-fill a suggestion), and each ranking is kept in the contract format
+ * ({"prompt","ranking":[best, …, worst]}), downloadable, and trains the reward
+ * model in the page; then PPO runs against that reward model.
+ */
+import { css, html } from 'lit';
+import { download } from '../lib/download.ts';
+import { SessionElement } from '../lib/session-element.ts';
+import { shared } from '../lib/styles.ts';
+import './ranking-list.ts';
+
+export class RankView extends SessionElement {
+  static override properties = {
+    ...SessionElement.properties,
+    prompt: { state: true },
+    k: { state: true },
+    responses: { state: true },
+    order: { state: true },
+    suggested: { state: true },
+    problem: { state: true },
+    sampling: { state: true },
+  };
+  declare prompt: string | null;
+  declare k: number;
+  declare responses: string[];
+  declare order: number[];
+  /** whether the order shown is the gold labeler's, untouched */
+  declare suggested: boolean;
+  declare problem: string | null;
+  declare sampling: boolean;
+
+  static override styles = [
+    shared,
+    css`
+      .layout {
+        display: grid;
+        grid-template-columns: minmax(0, 1.6fr) minmax(260px, 1fr);
+        gap: 1rem;
+        align-items: start;
+      }
+      @media (max-width: 820px) {
+        .layout {
+          grid-template-columns: minmax(0, 1fr);
+        }
+      }
+      label {
+        display: grid;
+        gap: 0.2rem;
+        font-weight: 600;
+      }
+      textarea {
+        width: 100%;
+        min-height: 3.5rem;
+        font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+      }
+      .count {
+        font-size: 1.6rem;
+        font-weight: 700;
+      }
+      .recent {
+        padding-left: 1.1rem;
+        margin: 0.3rem 0;
+        max-height: 12rem;
+        overflow: auto;
+      }
+      .side {
+        display: grid;
+        gap: 1rem;
+      }
+    `,
+  ];
+
+  constructor() {
+    super();
+    this.prompt = null;
+    this.k = 4;
+    this.responses = [];
+    this.order = [];
+    this.suggested = false;
+    this.problem = null;
+    this.sampling = false;
+  }
+
+  private get promptText(): string {
+    return this.prompt ?? this.session?.nextRankingPrompt() ?? '';
+  }
+
+  private async sample(): Promise<void> {
+    const s = this.session!;
+    this.problem = null;
+    this.sampling = true;
+    try {
+      const prompt = this.promptText;
+      if (!prompt.trim()) throw new Error('write a prompt first');
+      this.prompt = prompt;
+      this.responses = await s.sampleForRanking(prompt, this.k);
+      const gold = s.goldSuggestion(prompt, this.responses);
+      this.order = gold ?? this.responses.map((_, i) => i);
+      this.suggested = gold !== null;
+    } catch (e) {
+      this.problem = (e as Error).message;
+    } finally {
+      this.sampling = false;
+    }
+    await this.updateComplete;
+    this.renderRoot.querySelector('ranking-list')?.shadowRoot?.querySelector<HTMLElement>('li')?.focus();
+  }
+
+  private submit(): void {
+    const s = this.session!;
+    try {
+      s.submitRanking(this.promptText, this.order.map((i) => this.responses[i]!));
+      this.problem = null;
+      this.responses = [];
+      this.order = [];
+      this.prompt = null;
+      void this.updateComplete.then(() => this.renderRoot.querySelector<HTMLElement>('#sample')?.focus());
+    } catch (e) {
+      this.problem = (e as Error).message;
+    }
+  }
+
+  private notes(): (string | null)[] {
+    const s = this.session!;
+    const p = s.goldSuggestion(this.promptText, this.responses);
+    if (!p) return [];
+    // The labeler's order as a rank per response, to show beside each.
+    const rankOf = new Map(p.map((index, rank) => [index, rank + 1]));
+    return this.responses.map((_, i) => `gold labeler: #${rankOf.get(i)}`);
+  }
+
+  override render() {
+    const s = this.session;
+    if (!s) return html``;
+    const r = s.run;
+    const busy = s.running !== null;
+    const canSample = r.policy !== null && !busy && !this.sampling;
+    return html`
+      <div class="layout">
+        <section class="panel" aria-labelledby="rank-heading">
+          <h2 id="rank-heading">Rank the policy's responses</h2>
+          ${!r.policy ? html`<p class="note">There is no policy to sample from yet: train one in the Train tab (pretraining, then SFT) or load a checkpoint.</p>` : ''}
+          <label
+            >Prompt
+            <textarea id="prompt" .value=${this.promptText} @input=${(e: Event) => (this.prompt = (e.target as HTMLTextAreaElement).value)} ?disabled=${this.responses.length > 0}></textarea>
+          </label>
+          <div class="row" style="margin:0.5rem 0">
+            <label style="display:flex;gap:0.4rem;align-items:center;font-weight:normal"
+              >Responses
+              <select id="k" @change=${(e: Event) => (this.k = Number((e.target as HTMLSelectElement).value))} ?disabled=${this.responses.length > 0}>
+                ${[2, 3, 4, 5, 6].map((k) => html`<option value=${k} ?selected=${k === this.k}>${k}</option>`)}
+              </select>
+            </label>
+            <button id="sample" class=${this.responses.length ? '' : 'primary'} ?disabled=${!canSample} @click=${() => void this.sample()}>
+              ${this.sampling ? 'Sampling…' : this.responses.length ? 'Sample again' : `Sample ${this.k} responses`}
+            </button>
+            ${this.responses.length
+              ? html`<button
+                  @click=${() => {
+                    this.responses = [];
+                    this.prompt = null;
+                  }}
+                >
+                  Skip this prompt
+                </button>`
+              : ''}
+          </div>
+          ${busy ? html`<p class="muted">Sampling waits for ${s.running} to finish.</p>` : ''}
+          ${this.problem ? html`<p class="error" role="alert" id="rank-error">${this.problem}</p>` : ''}
+          ${this.responses.length
+            ? html`
+                ${this.suggested
+                  ? html`<p class="note" id="suggestion">Pre-filled with the built-in task's gold labeler's order. Accept it, or change it if you disagree.</p>`
+                  : ''}
+                <ranking-list
+                  .responses=${this.responses}
+                  .order=${this.order}
+                  .scores=${this.suggested ? this.notes() : []}
+                  @order-change=${(e: CustomEvent<number[]>) => {
+                    this.order = e.detail;
+                    this.suggested = false;
+                  }}
+                ></ranking-list>
+                <div class="row" style="margin-top:0.6rem">
+                  <button class="primary" id="submit-ranking" @click=${() => this.submit()}>Submit ranking</button>
+                  ${s.goldSuggestion(this.promptText, this.responses) && !this.suggested
+                    ? html`<button
+                        @click=${() => {
+                          this.order = s.goldSuggestion(this.promptText, this.responses)!;
+                          this.suggested = true;
+                        }}
+                      >
+                        Suggest (gold labeler)
+                      </button>`
+                    : ''}
+                </div>
+              `
+            : ''}
+        </section>
+        <div class="side">
+          <section class="panel" aria-labelledby="saved-heading">
+            <h2 id="saved-heading">Your rankings</h2>
+            <p><span class="count" id="rank-count">${r.rankings.length}</span> saved</p>
+            <div class="row">
+              <button id="download-rankings" ?disabled=${r.rankings.length === 0} @click=${() => download('rankings.jsonl', s.rankingsJsonl(), 'application/jsonl')}>
+                Download rankings.jsonl
+              </button>
+            </div>
+            <ol class="recent mono">
+              ${r.rankings
+                .slice(-5)
+                .reverse()
+                .map((x) => html`<li>${x.prompt.replace(/\s+/g, ' ')} → ${x.ranking.length} ranked</li>`)}
+            </ol>
+          </section>
+          <section class="panel" aria-labelledby="learn-heading">
+            <h2 id="learn-heading">Learn from them</h2>
+            <p class="muted">The reward model trains on your rankings${r.datasets.preferences ? ` and ${r.datasets.preferences.name}` : ''} (reward stage settings, Train tab); PPO then optimises the policy against it.</p>
+            <div class="row">
+              <button id="train-reward" ?disabled=${busy || r.rankings.length + (r.datasets.preferences ? 1 : 0) === 0} @click=${() => void s.start('reward')}>
+                Train the reward model
+              </button>
+              <button id="train-ppo" ?disabled=${busy || !r.rewardModel} @click=${() => void s.start('ppo')}>Run PPO against it</button>
+            </div>
+            <p role="status" aria-live="polite" id="learn-status">
+              ${s.running && s.progress ? `${s.running}: step ${s.progress.step} of ${s.progress.steps}` : (r.log.at(-1) ?? '')}
+            </p>
+            ${s.error ? html`<p class="error">${s.error}</p>` : ''}
+            <button @click=${() => this.dispatchEvent(new CustomEvent('show-train', { bubbles: true, composed: true }))}>Watch the charts in the Train tab</button>
+          </section>
+        </div>
+      </div>
+    `;
+  }
+}
+
+customElements.define('rank-view', RankView);

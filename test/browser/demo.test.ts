@@ -1,0 +1,195 @@
+/**
+ * The demo page in a real browser: build it (vite), serve the static site on
+ * 127.0.0.1, and drive Debian's headless Chromium (WebGPU on SwiftShader,
+ * DESIGN.md §6) with playwright-core: train a few steps and see the loss
+ * fall, find the model's kernels with non-zero times in the timings table,
+ * rank samples by keyboard and see the ranking counted (and kept over a
+ * reload), and see the page explain a browser without WebGPU. Screenshots at a
+ * laptop's and a phone's width go to test/browser/screenshots/.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const screenshots = join(root, 'test/browser/screenshots');
+const LAPTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml' };
+
+/** A static server for the built site; 127.0.0.1 is a secure context, so navigator.gpu exists. */
+function serve(dir: string): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    let file = join(dir, path);
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    if (!existsSync(file)) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/` })));
+}
+
+function allFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? allFiles(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+/** The page's session state, read inside the page (the elements render from it). */
+type PageRun = { running: string | null; error: string | null; losses: number[]; steps: number; log: string[] };
+const readRun = (page: Page) =>
+  page.evaluate((): PageRun => {
+    const s = (document.querySelector('rlhf-app') as unknown as { session: { running: string | null; error: string | null; run: { metrics: { pretrain: { loss?: number }[] }; settings: { pretrain: { steps: number } }; log: string[] } } }).session;
+    return {
+      running: s.running,
+      error: s.error,
+      losses: s.run.metrics.pretrain.map((m) => m.loss).filter((l): l is number => typeof l === 'number'),
+      steps: s.run.settings.pretrain.steps,
+      log: s.run.log,
+    };
+  });
+
+describe('demo page in headless Chromium', () => {
+  let dist: string;
+  let server: Server;
+  let url: string;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does), or set CHROMIUM_PATH`);
+    }
+    mkdirSync(screenshots, { recursive: true });
+    dist = await mkdtemp(join(tmpdir(), 'webgpu-rlhf-demo-'));
+    // demo/vite.config.ts fails the build if a Node-only module is imported.
+    await build({ configFile: join(root, 'demo/vite.config.ts'), logLevel: 'warn', build: { outDir: dist, emptyOutDir: true } });
+    ({ server, url } = await serve(dist));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--enable-unsafe-webgpu',
+        // Exact (not 100 µs-rounded) timestamps, so short kernels show their times.
+        '--enable-webgpu-developer-features',
+        '--no-sandbox',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => (server ? server.close(r) : r(null)));
+    if (dist) await rm(dist, { recursive: true, force: true });
+  });
+
+  it('has no Node-only module in the bundle', () => {
+    const code = allFiles(dist)
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('\n');
+    expect(code).not.toContain('__vite-browser-external');
+    expect(code).not.toMatch(/from ["']node:|require\(["'](fs|path|child_process)/);
+    expect(code).not.toContain('dawn.node');
+    expect(code).toContain('fn matmul_vec4'); // the kernels travel inside the bundle
+  });
+
+  it('trains, profiles every kernel of a step, and takes a ranking by keyboard', async () => {
+    const context = await browser.newContext({ viewport: LAPTOP });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(url);
+    await page.locator('#tab-train').waitFor({ timeout: 60_000 });
+    await expect(page.locator('#adapter').textContent()).resolves.toContain('adapter:');
+
+    // Train: the quick preset's pretraining, a few steps of a tiny model.
+    const config = JSON.parse(await page.locator('#config').inputValue());
+    config.steps = 16;
+    config.sampleEvery = 8;
+    config.evalEvery = 8;
+    await page.locator('#config').fill(JSON.stringify(config, null, 2));
+    await page.locator('#start').click();
+    await page.waitForFunction(() => (document.querySelector('rlhf-app') as unknown as { session: { running: string | null } }).session.running === null && document.querySelector('rlhf-app')!.shadowRoot!.innerHTML.length > 0, null, { timeout: 150_000, polling: 250 });
+    const run = await readRun(page);
+    expect(run.error, run.log.join('\n')).toBeNull();
+    expect(run.losses).toHaveLength(16);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(mean(run.losses.slice(-3))).toBeLessThan(mean(run.losses.slice(0, 3)) - 0.3);
+    await page.locator('#samples li').first().waitFor();
+    await page.screenshot({ path: join(screenshots, 'train-laptop.png'), fullPage: true });
+
+    // Shader timings: the model's kernels, each with a non-zero total time.
+    await page.locator('#tab-timings').click();
+    await page.locator('#timings-table').waitFor();
+    const rows = await page.locator('#timings-table tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => ({ kernel: tr.getAttribute('data-kernel')!, total: Number(tr.querySelector('.total')!.textContent) })),
+    );
+    const kernels = new Map(rows.map((r) => [r.kernel, r.total]));
+    for (const k of ['encoder_forward', 'layernorm_forward', 'matmul_forward', 'attention_forward', 'gelu_forward', 'crossentropy_backward', 'matmul_backward_dinp', 'matmul_backward_dweight', 'attention_backward_query', 'layernorm_backward', 'adamw']) {
+      const name = [...kernels.keys()].find((n) => n === k || n.startsWith(k));
+      expect(name, `${k} in ${[...kernels.keys()].join(', ')}`).toBeDefined();
+      expect(kernels.get(name!), name).toBeGreaterThan(0);
+    }
+    await expect(page.locator('#timing-mode').textContent()).resolves.toMatch(/timestamp queries|CPU-side/);
+    await page.screenshot({ path: join(screenshots, 'timings-laptop.png'), fullPage: true });
+
+    // Rank: sample K responses, move one by keyboard, submit, see it counted.
+    await page.locator('#tab-rank').click();
+    await expect(page.locator('#rank-count').textContent()).resolves.toBe('0');
+    await page.locator('#sample').click();
+    const first = page.locator('ranking-list li').first();
+    await first.waitFor({ timeout: 60_000 });
+    const before = await page.locator('ranking-list li .text').allTextContents();
+    await first.focus();
+    await page.keyboard.press('Alt+ArrowDown');
+    const after = await page.locator('ranking-list li .text').allTextContents();
+    expect(after[1]).toBe(before[0]);
+    await page.screenshot({ path: join(screenshots, 'rank-laptop.png'), fullPage: true });
+    await page.locator('#submit-ranking').click();
+    await expect(page.locator('#rank-count').textContent()).resolves.toBe('1');
+
+    // A reload loses nothing: the ranking and the trained policy are still there.
+    await page.waitForTimeout(500);
+    await page.reload();
+    await page.locator('#rank-count').waitFor({ timeout: 60_000 });
+    await expect(page.locator('#rank-count').textContent()).resolves.toBe('1');
+    await expect(page.locator('#sample').isEnabled()).resolves.toBe(true);
+
+    // A phone's width: the same views, one column.
+    await page.setViewportSize(PHONE);
+    await page.locator('#sample').click();
+    await page.locator('ranking-list li').first().waitFor({ timeout: 60_000 });
+    await page.screenshot({ path: join(screenshots, 'rank-phone.png'), fullPage: true });
+    await page.locator('#tab-train').click();
+    await page.screenshot({ path: join(screenshots, 'train-phone.png'), fullPage: true });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 240_000);
+
+  it('says what is missing when the browser has no WebGPU', async () => {
+    const page = await browser.newPage();
+    await page.addInitScript(() => {
+      delete (Navigator.prototype as { gpu?: unknown }).gpu;
+    });
+    await page.goto(url);
+    const notice = page.locator('#no-webgpu');
+    await notice.waitFor({ timeout: 30_000 });
+    await expect(notice.textContent()).resolves.toContain('--enable-unsafe-webgpu');
+    await page.close();
+  });
+});
