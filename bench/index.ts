@@ -1,123 +1,367 @@
 /**
- * `npm run bench`: per-kernel GPU times and the training step's speed for
- * the presets, on whatever adapter this machine has. Never part of `npm test`.
+ * `npm run bench` (and `webgpu-rlhf bench`): one run on one adapter, side by
+ * side with TensorFlow.js's WebGPU backend in the same process on the same
+ * adapter. Never part of `npm test`.
+ *   1. the matmul autotune: every variant on every layout a step runs, and its pick;
+ *   2. matmul at the shapes of GPT-2's layers (BT×C by C×3C, C×4C, 4C×C, and
+ *      the LM head C×V): each of our variants and tf.matMul, GFLOP/s and ratio;
+ *   3. a training step (forward, backward, optimizer) of the same GPT-2 config
+ *      in our kernels and in tfjs ops with tfjs's autodiff and Adam: tokens/s
+ *      and ratio, and our per-kernel profile;
+ *   4. generation tokens/s with the KV cache.
  *
- *   npm run bench -- [--presets tiny,mid] [--steps 3] [--batch 4] [--seq-len 64] [--json FILE]
+ *   npm run bench -- [--presets tiny,mid] [--steps 3] [--tf-steps 2] [--batch 4] [--seq-len 64]
+ *                    [--matmul-preset mid] [--runs 3] [--no-tfjs] [--no-kernels] [--no-generation] [--json FILE]
+ *
+ * WEBGPU_RLHF_MATMUL pins the variants instead of tuning (`bcast`, or `NT=bcast,NN=vec4,TN=bcast`).
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { fileTuningStore, matmulPinFromEnv } from '../src/cli/autotune-cache.ts';
+import { autotuneMatmul, type MatmulTuning } from '../src/gpu/autotune.ts';
 import { requestGpu } from '../src/gpu/device.ts';
+import type { Gpu } from '../src/gpu/gpu.ts';
 import { summarizeByKernel, type KernelSummary } from '../src/gpu/profile-report.ts';
 import { Profiler } from '../src/gpu/profiler.ts';
-import { parameterCount, preset } from '../src/model/config.ts';
+import { Recorder } from '../src/gpu/recorder.ts';
+import { gemm, MATMUL_VARIANTS, matmulVariantsOf, type MatmulVariant } from '../src/kernels/matmul.ts';
+import { parameterCount, preset, type GPTConfig } from '../src/model/config.ts';
 import { GPT } from '../src/model/gpt.ts';
 import { initParameters } from '../src/model/params.ts';
 import { Rng } from '../src/reference/random.ts';
 import { AdamW, ADAMW_DEFAULTS } from '../src/train/adamw.ts';
 import { benchGeneration, type GenerationBench } from './generate.ts';
+import { loadTfjsWebgpu, TfjsGpt, timeTfMatmul, type TfjsSetup } from './tfjs.ts';
 
-const { values } = parseArgs({
-  options: {
-    presets: { type: 'string', default: 'tiny,mid' },
-    steps: { type: 'string', default: '3' },
-    batch: { type: 'string', default: '4' },
-    'seq-len': { type: 'string', default: '64' },
-    json: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
-if (values.help) {
-  console.log('usage: npm run bench -- [--presets tiny,mid] [--steps N] [--batch B] [--seq-len T] [--json FILE]');
-  process.exit(0);
+const USAGE = `usage: npm run bench -- [options]        (or: webgpu-rlhf bench [options])
+  --presets tiny,mid     presets for the training step and generation
+  --steps N              timed training steps of ours per preset (3)
+  --tf-steps N           timed training steps of tfjs per preset (2)
+  --batch B --seq-len T  training batch (4 x 64)
+  --matmul-preset NAME   the GPT-2 config whose layer shapes the matmul table uses, at B·T rows (mid)
+  --lm-head-vocab N      vocabulary columns of the LM-head matmul at most (8192; GPT-2's 50257 would take minutes)
+  --runs N               timed runs per matmul (3, median)
+  --no-tfjs              skip TensorFlow.js
+  --no-kernels           skip our per-kernel profile tables
+  --no-generation        skip the generation speed
+  --json FILE            write every figure as JSON
+environment: WEBGPU_RLHF_MATMUL=bcast (or NT=bcast,NN=vec4,TN=bcast) pins the matmul variants`;
+
+export interface MatmulRow {
+  shape: string;
+  M: number;
+  K: number;
+  N: number;
+  /** GFLOP/s of each of our variants, in the layout the model's forward pass runs (weights (N,K)) */
+  ours: Partial<Record<MatmulVariant, number>>;
+  /** the variant the autotune chose for that layout */
+  chosen: MatmulVariant;
+  /** tf.matMul with the weight stored (K,N) and stored (N,K) (transposeB) */
+  tfjs?: { nn: number; nt: number };
+  /** ours (the chosen variant) over tfjs's better layout */
+  ratio?: number;
 }
 
-interface PresetResult {
+export interface StepRow {
   preset: string;
   parameters: number;
   batch: number;
   seqLen: number;
   stepMs: number;
   tokensPerSecond: number;
-  kernels: KernelSummary[];
+  tfjsStepMs?: number;
+  tfjsTokensPerSecond?: number;
+  ratio?: number;
+  kernels?: KernelSummary[];
 }
 
-const gpu = await requestGpu();
-const steps = Number(values.steps);
-const B = Number(values.batch);
-const T = Number(values['seq-len']);
-console.log(`adapter: ${gpu.name}`);
-console.log(`date:    ${new Date().toISOString()}`);
-console.log(`timestamp queries: ${gpu.timestamps ? 'yes (per-kernel GPU times)' : 'NO: per-kernel times unavailable, step times are wall-clock'}`);
-
-const results: PresetResult[] = [];
-for (const name of values.presets!.split(',')) {
-  const config = preset(name);
-  const model = new GPT(gpu, config, B, T);
-  model.setParameters(initParameters(config, 1));
-  const optimizer = new AdamW(gpu, model.params, ADAMW_DEFAULTS);
-  const rng = new Rng(1);
-  const tokens = rng.fillInt(new Int32Array(B * T), config.vocabSize);
-  const targets = rng.fillInt(new Int32Array(B * T), config.vocabSize);
-  const batch = { tokens, targets };
-
-  await model.trainStep(batch, optimizer); // compiles every pipeline
-  const start = performance.now();
-  for (let s = 0; s < steps; s++) await model.trainStep(batch, optimizer);
-  const stepMs = (performance.now() - start) / steps;
-
-  // One more step with a pass per dispatch and timestamps around each.
-  const profiler = new Profiler(gpu);
-  await model.trainStep(batch, optimizer, profiler);
-  const kernels = summarizeByKernel(await profiler.collect());
-  const result = {
-    preset: name,
-    parameters: parameterCount(config),
-    batch: B,
-    seqLen: T,
-    stepMs,
-    tokensPerSecond: (B * T) / (stepMs / 1000),
-    kernels,
-  };
-  results.push(result);
-  printPreset(result);
-  optimizer.destroy();
-  model.destroy();
+export interface BenchReport {
+  adapter: string;
+  tfjsAdapter?: string;
+  date: string;
+  autotune: MatmulTuning;
+  matmul: MatmulRow[];
+  training: StepRow[];
+  generation: GenerationBench[];
 }
 
-console.log('\ngeneration (batch 4, 8-token prompts, 32 new tokens, sampled):');
-const generation: GenerationBench[] = [];
-for (const name of values.presets!.split(',')) {
-  const g = await benchGeneration(gpu, name);
-  generation.push(g);
-  console.log(
-    `${name}: with KV cache ${g.cachedTokensPerSecond.toFixed(1)} tokens/s, ` +
-      `recomputing every prefix ${g.uncachedTokensPerSecond.toFixed(1)} tokens/s: ${g.speedup.toFixed(1)}x`,
-  );
+export async function runBench(argv: string[]): Promise<BenchReport | undefined> {
+  const { values } = parseArgs({
+    args: argv.filter((a, i) => !(i === 0 && a === '--')),
+    options: {
+      presets: { type: 'string', default: 'tiny,mid' },
+      steps: { type: 'string', default: '3' },
+      'tf-steps': { type: 'string', default: '2' },
+      batch: { type: 'string', default: '4' },
+      'seq-len': { type: 'string', default: '64' },
+      'matmul-preset': { type: 'string', default: 'mid' },
+      'lm-head-vocab': { type: 'string', default: '8192' },
+      runs: { type: 'string', default: '3' },
+      'no-tfjs': { type: 'boolean', default: false },
+      'no-kernels': { type: 'boolean', default: false },
+      'no-generation': { type: 'boolean', default: false },
+      json: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return undefined;
+  }
+  const presets = values.presets.split(',').filter((p) => p);
+  const steps = positiveInt(values.steps, '--steps');
+  const tfSteps = positiveInt(values['tf-steps'], '--tf-steps');
+  const B = positiveInt(values.batch, '--batch');
+  const T = positiveInt(values['seq-len'], '--seq-len');
+  const runs = positiveInt(values.runs, '--runs');
+  for (const p of [...presets, values['matmul-preset']]) preset(p); // fail before any work on a typo
+
+  const gpu = await requestGpu();
+  try {
+    const date = new Date().toISOString();
+    console.log(`adapter: ${gpu.name}`);
+    let tfjs: TfjsSetup | undefined;
+    if (!values['no-tfjs']) {
+      tfjs = await loadTfjsWebgpu();
+      console.log(`tfjs:    @tensorflow/tfjs-backend-webgpu ${tfjs.tf.version_core} on ${tfjs.adapter}`);
+      if (tfjs.adapter !== gpu.name) console.log('WARNING: tfjs got a different adapter; the ratios compare unlike machines');
+    }
+    console.log(`date:    ${date}`);
+
+    const autotune = await autotuneMatmul(gpu, { store: fileTuningStore(), pin: matmulPinFromEnv(), force: true });
+    printAutotune(autotune);
+
+    const matmul = await benchMatmuls(gpu, tfjs, preset(values['matmul-preset']), values['matmul-preset'], B * T, positiveInt(values['lm-head-vocab'], '--lm-head-vocab'), runs);
+
+    const training: StepRow[] = [];
+    for (const name of presets) {
+      const row = await benchStep(gpu, name, B, T, steps, !values['no-kernels']);
+      if (tfjs) {
+        const tfMs = await benchTfjsStep(tfjs, name, B, T, tfSteps);
+        row.tfjsStepMs = tfMs;
+        row.tfjsTokensPerSecond = (B * T) / (tfMs / 1000);
+        row.ratio = tfMs / row.stepMs;
+      }
+      training.push(row);
+    }
+    printSteps(training);
+    if (!values['no-kernels']) for (const row of training) printKernels(row);
+
+    const generation: GenerationBench[] = [];
+    if (!values['no-generation']) {
+      console.log('\ngeneration, ours (batch 4, 8-token prompts, 32 new tokens, sampled):');
+      for (const name of presets) {
+        const g = await benchGeneration(gpu, name);
+        generation.push(g);
+        console.log(
+          `  ${name}: with the KV cache ${g.cachedTokensPerSecond.toFixed(1)} tokens/s, ` +
+            `recomputing every prefix ${g.uncachedTokensPerSecond.toFixed(1)} tokens/s: ${g.speedup.toFixed(1)}x`,
+        );
+      }
+    }
+
+    const report: BenchReport = { adapter: gpu.name, tfjsAdapter: tfjs?.adapter, date, autotune, matmul, training, generation };
+    if (values.json) {
+      writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
+      console.log(`\nwrote ${values.json}`);
+    }
+    return report;
+  } finally {
+    gpu.destroy();
+  }
 }
 
-if (values.json) {
-  writeFileSync(values.json, JSON.stringify({ adapter: gpu.name, date: new Date().toISOString(), results, generation }, null, 2));
-  console.log(`\nwrote ${values.json}`);
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got "${text}"`);
+  return n;
 }
-gpu.destroy();
 
-function printPreset(r: PresetResult): void {
-  console.log(
-    `\n${r.preset}: ${(r.parameters / 1e6).toFixed(2)}M parameters, B=${r.batch} T=${r.seqLen}: ` +
-      `forward+backward+AdamW ${r.stepMs.toFixed(1)} ms/step, ${Math.round(r.tokensPerSecond)} tokens/s`,
-  );
-  const rows = r.kernels.map((k) => [
-    k.name,
-    String(k.calls),
-    k.totalMs.toFixed(3),
-    k.meanUs.toFixed(1),
-    `${(k.share * 100).toFixed(1)}%`,
-    Number.isFinite(k.gflops) ? k.gflops.toFixed(2) : '-',
-    Number.isFinite(k.gbps) ? k.gbps.toFixed(2) : '-',
-  ]);
-  const header = ['kernel', 'calls', 'total ms', 'mean µs', 'share', 'GFLOP/s', 'GB/s'];
+const fmt = (x: number | undefined, digits = 2) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
+
+function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(header));
   for (const row of rows) console.log(line(row));
+}
+
+function printAutotune(t: MatmulTuning): void {
+  const { M, N, K } = t.shape;
+  if (t.source === 'pinned') {
+    console.log(`\nmatmul variants pinned by WEBGPU_RLHF_MATMUL: ${JSON.stringify(t.choice)}`);
+    return;
+  }
+  console.log(`\nmatmul autotune (GFLOP/s at M=${M} N=${N} K=${K}; * = chosen, cached per adapter):`);
+  const layouts = [...new Set(t.timings.map((x) => x.layout))];
+  const describe: Record<string, string> = { NT: 'NT (forward)', NN: 'NN (dinp)', TN: 'TN (dweight)' };
+  printTable(
+    ['layout', ...MATMUL_VARIANTS],
+    layouts.map((layout) => [
+      describe[layout] ?? layout,
+      ...MATMUL_VARIANTS.map((v) => {
+        const timing = t.timings.find((x) => x.layout === layout && x.variant === v);
+        return timing ? `${fmt(timing.gflops)}${t.choice[layout] === v ? '*' : ' '}` : '-';
+      }),
+    ]),
+  );
+  console.log(`untuned default: vec4 on every layout`);
+}
+
+/** Median milliseconds of one gemm in the forward layout (weight (N,K)), reading C back like the tfjs runs do. */
+async function timeOurMatmul(gpu: Gpu, M: number, N: number, K: number, variant: MatmulVariant, runs: number): Promise<number> {
+  const rng = new Rng(M + N + K);
+  const a = gpu.createBufferFrom('bench.a', rng.fillRandn(new Float32Array(M * K), 1));
+  const w = gpu.createBufferFrom('bench.w', rng.fillRandn(new Float32Array(N * K), 1));
+  const c = gpu.createBuffer('bench.c', M * N * 4);
+  const once = async () => {
+    const start = performance.now();
+    const rec = new Recorder(gpu);
+    gemm(rec, { binding: c, ld: N }, { binding: a, ld: K }, { binding: w, ld: K, transposed: true }, M, N, K, { variant });
+    rec.submit();
+    await gpu.readF32(c, 0, M * N);
+    return performance.now() - start;
+  };
+  try {
+    await once();
+    const ms: number[] = [];
+    for (let r = 0; r < runs; r++) ms.push(await once());
+    return ms.sort((x, y) => x - y)[Math.floor(runs / 2)]!;
+  } finally {
+    a.destroy();
+    w.destroy();
+    c.destroy();
+    gpu.clearBindGroups();
+  }
+}
+
+async function benchMatmuls(
+  gpu: Gpu,
+  tfjs: TfjsSetup | undefined,
+  config: GPTConfig,
+  configName: string,
+  rows: number,
+  maxVocab: number,
+  runs: number,
+): Promise<MatmulRow[]> {
+  const C = config.nEmbd;
+  const V = Math.min(config.vocabSize, maxVocab);
+  const shapes: [string, number, number][] = [
+    ['qkv', C, 3 * C],
+    ['fc', C, 4 * C],
+    ['fcproj', 4 * C, C],
+    ['lm head', C, V],
+  ];
+  const chosen = matmulVariantsOf(gpu).NT ?? 'vec4';
+  const gflops = (M: number, N: number, K: number, ms: number) => (2 * M * N * K) / (ms * 1e6);
+  const result: MatmulRow[] = [];
+  for (const [shape, K, N] of shapes) {
+    const M = rows;
+    const ours: MatmulRow['ours'] = {};
+    for (const v of MATMUL_VARIANTS) ours[v] = gflops(M, N, K, await timeOurMatmul(gpu, M, N, K, v, runs));
+    const row: MatmulRow = { shape, M, K, N, ours, chosen };
+    if (tfjs) {
+      const nn = gflops(M, N, K, await timeTfMatmul(tfjs.tf, M, N, K, false, runs));
+      const nt = gflops(M, N, K, await timeTfMatmul(tfjs.tf, M, N, K, true, runs));
+      row.tfjs = { nn, nt };
+      row.ratio = ours[chosen]! / Math.max(nn, nt);
+    }
+    result.push(row);
+  }
+  console.log(
+    `\nmatmul at ${configName}'s layer shapes, ${rows} rows (B·T), GFLOP/s ` +
+      `(ours in the forward pass's layout, weight (N,K); tfjs with the weight (K,N) and (N,K); * = autotune's choice; ratio = chosen / tfjs's better):`,
+  );
+  printTable(
+    ['shape', 'M×K · K×N', ...MATMUL_VARIANTS, 'tfjs', 'tfjs (N,K)', 'ratio'],
+    result.map((r) => [
+      r.shape,
+      `${r.M}×${r.K} · ${r.K}×${r.N}`,
+      ...MATMUL_VARIANTS.map((v) => `${fmt(r.ours[v])}${v === r.chosen ? '*' : ' '}`),
+      fmt(r.tfjs?.nn),
+      fmt(r.tfjs?.nt),
+      r.ratio === undefined ? '-' : `${fmt(r.ratio, 1)}×`,
+    ]),
+  );
+  return result;
+}
+
+async function benchStep(gpu: Gpu, name: string, B: number, T: number, steps: number, profile: boolean): Promise<StepRow> {
+  const config = preset(name);
+  const model = new GPT(gpu, config, B, T);
+  model.setParameters(initParameters(config, 1));
+  const optimizer = new AdamW(gpu, model.params, ADAMW_DEFAULTS);
+  const { tokens, targets } = batchOf(config, B, T);
+  try {
+    await model.trainStep({ tokens, targets }, optimizer); // compiles every pipeline
+    const start = performance.now();
+    for (let s = 0; s < steps; s++) await model.trainStep({ tokens, targets }, optimizer);
+    const stepMs = (performance.now() - start) / steps;
+    const row: StepRow = { preset: name, parameters: parameterCount(config), batch: B, seqLen: T, stepMs, tokensPerSecond: (B * T) / (stepMs / 1000) };
+    if (profile && gpu.timestamps) {
+      // One more step with a pass per dispatch and timestamps around each.
+      const profiler = new Profiler(gpu);
+      await model.trainStep({ tokens, targets }, optimizer, profiler);
+      row.kernels = summarizeByKernel(await profiler.collect());
+    }
+    return row;
+  } finally {
+    optimizer.destroy();
+    model.destroy();
+  }
+}
+
+async function benchTfjsStep({ tf }: TfjsSetup, name: string, B: number, T: number, steps: number): Promise<number> {
+  const config = preset(name);
+  const model = new TfjsGpt(tf, config, B, T);
+  const { tokens, targets } = batchOf(config, B, T);
+  try {
+    await model.trainStep(tokens, targets); // compiles its shaders
+    const start = performance.now();
+    for (let s = 0; s < steps; s++) await model.trainStep(tokens, targets);
+    return (performance.now() - start) / steps;
+  } finally {
+    model.dispose();
+  }
+}
+
+function batchOf(config: GPTConfig, B: number, T: number): { tokens: Int32Array; targets: Int32Array } {
+  const rng = new Rng(1);
+  return {
+    tokens: rng.fillInt(new Int32Array(B * T), config.vocabSize),
+    targets: rng.fillInt(new Int32Array(B * T), config.vocabSize),
+  };
+}
+
+function printSteps(rows: StepRow[]): void {
+  console.log(`\ntraining step (forward, backward, optimizer; ours AdamW, tfjs Adam), B=${rows[0]?.batch} T=${rows[0]?.seqLen}:`);
+  printTable(
+    ['preset', 'parameters', 'ours ms', 'ours tokens/s', 'tfjs ms', 'tfjs tokens/s', 'ratio'],
+    rows.map((r) => [
+      r.preset,
+      `${(r.parameters / 1e6).toFixed(2)}M`,
+      fmt(r.stepMs, 1),
+      fmt(r.tokensPerSecond, 0),
+      fmt(r.tfjsStepMs, 1),
+      fmt(r.tfjsTokensPerSecond, 0),
+      r.ratio === undefined ? '-' : `${fmt(r.ratio, 1)}×`,
+    ]),
+  );
+}
+
+function printKernels(r: StepRow): void {
+  if (!r.kernels) return;
+  console.log(`\nours, ${r.preset}: GPU time per kernel over one profiled step (a pass per dispatch):`);
+  printTable(
+    ['kernel', 'calls', 'total ms', 'mean µs', 'share', 'GFLOP/s', 'GB/s'],
+    r.kernels.map((k) => [
+      k.name,
+      String(k.calls),
+      k.totalMs.toFixed(3),
+      k.meanUs.toFixed(1),
+      `${(k.share * 100).toFixed(1)}%`,
+      fmt(k.gflops),
+      fmt(k.gbps),
+    ]),
+  );
 }

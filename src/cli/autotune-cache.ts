@@ -1,0 +1,41 @@
+/**
+ * The autotune's store in Node: one JSON file of tuning results keyed by
+ * adapter, under ~/.cache/webgpu-rlhf/ (or $XDG_CACHE_HOME/webgpu-rlhf/),
+ * and the WEBGPU_RLHF_MATMUL environment variable that pins a choice.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseMatmulPin, type TuningStore } from '../gpu/autotune.ts';
+import type { MatmulVariant, MatmulVariantChoice } from '../kernels/matmul.ts';
+
+export function defaultTuningCachePath(): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'webgpu-rlhf', 'autotune.json');
+}
+
+export function fileTuningStore(path = defaultTuningCachePath()): TuningStore {
+  const readAll = (): Record<string, string> => {
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
+    } catch {
+      return {}; // missing or damaged: tune again
+    }
+  };
+  return {
+    get: (key) => readAll()[key],
+    set: (key, value) => {
+      const all = { ...readAll(), [key]: value };
+      mkdirSync(dirname(path), { recursive: true });
+      const tmp = `${path}.${process.pid}.tmp`;
+      writeFileSync(tmp, `${JSON.stringify(all, null, 2)}\n`);
+      renameSync(tmp, path);
+    },
+  };
+}
+
+/** The pin from WEBGPU_RLHF_MATMUL (`bcast`, or `NT=bcast,NN=vec4`), if set. */
+export function matmulPinFromEnv(env: NodeJS.ProcessEnv = process.env): MatmulVariant | MatmulVariantChoice | undefined {
+  const text = env.WEBGPU_RLHF_MATMUL?.trim();
+  return text ? parseMatmulPin(text) : undefined;
+}
