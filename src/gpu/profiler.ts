@@ -27,9 +27,8 @@ export class Profiler {
   /** times measured on the CPU, per submission (no timestamps) */
   readonly cpuTimings: boolean;
   private readonly querySets: GPUQuerySet[] = [];
-  private readonly resolveBuffers: GPUBuffer[] = [];
   private readonly pending: { name: string; work: KernelWork }[] = [];
-  private readonly readbacks: { buffer: GPUBuffer; count: number }[] = [];
+  private readonly readbacks: { buffer: GPUBuffer; count: number; resolved: GPUBuffer }[] = [];
   private resolvedUpTo = 0;
   /** CPU-side timing: per dispatch, when it was submitted and when the queue had finished it (ms) */
   private readonly cpuTimes: Promise<{ submitted: number; done: number }>[] = [];
@@ -57,12 +56,6 @@ export class Profiler {
     const block = Math.floor(index / BLOCK);
     while (this.querySets.length <= block) {
       this.querySets.push(this.gpu.device.createQuerySet({ type: 'timestamp', count: 2 * BLOCK }));
-      this.resolveBuffers.push(
-        this.gpu.device.createBuffer({
-          size: 2 * BLOCK * 8,
-          usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-        }),
-      );
     }
     const slot = (index % BLOCK) * 2;
     return {
@@ -83,13 +76,16 @@ export class Profiler {
       const end = Math.min(this.pending.length, (block + 1) * BLOCK);
       const count = end - first;
       const slot = (first % BLOCK) * 2;
-      encoder.resolveQuerySet(this.querySets[block]!, slot, 2 * count, this.resolveBuffers[block]!, slot * 8);
+      // Resolved to the start of a buffer of its own: a resolve's destination offset must be a
+      // multiple of 256, and a step of several submissions resolves from any slot.
+      const resolved = this.gpu.device.createBuffer({ size: 2 * count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      encoder.resolveQuerySet(this.querySets[block]!, slot, 2 * count, resolved, 0);
       const buffer = this.gpu.device.createBuffer({
         size: 2 * count * 8,
         usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
       });
-      encoder.copyBufferToBuffer(this.resolveBuffers[block]!, slot * 8, buffer, 0, 2 * count * 8);
-      this.readbacks.push({ buffer, count });
+      encoder.copyBufferToBuffer(resolved, 0, buffer, 0, 2 * count * 8);
+      this.readbacks.push({ buffer, count, resolved });
       first = end;
     }
     this.resolvedUpTo = this.pending.length;
@@ -98,11 +94,12 @@ export class Profiler {
   /** Every dispatch recorded since the last collect, with its time, in submission order. */
   async collect(): Promise<DispatchTiming[]> {
     const raw: bigint[] = [];
-    for (const { buffer } of this.readbacks) {
+    for (const { buffer, resolved } of this.readbacks) {
       await buffer.mapAsync(GPUMapMode.READ);
       raw.push(...new BigUint64Array(buffer.getMappedRange()));
       buffer.unmap();
       buffer.destroy();
+      resolved.destroy();
     }
     this.readbacks.length = 0;
     if (this.cpuTimings) {
