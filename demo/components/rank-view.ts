@@ -60,7 +60,9 @@ export class RankView extends SessionElement {
         font-weight: 700;
       }
       .recent {
-        padding-left: 1.1rem;
+        list-style: none;
+        padding: 0;
+        overflow-wrap: anywhere;
         margin: 0.3rem 0;
         max-height: 12rem;
         overflow: auto;

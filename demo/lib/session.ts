@@ -531,7 +531,8 @@ export class Session extends EventTarget {
     const tokenizer = tokenizerFor(weights.config);
     const encoded = prompts.map((p) => tokenizer.encode(p));
     const longest = Math.max(...encoded.map((e) => e.length));
-    const maxNewTokens = Math.min(o.maxNewTokens, weights.config.nPositions - longest);
+    // One position stays free for the EOS a reward model reads its score at.
+    const maxNewTokens = Math.min(o.maxNewTokens, weights.config.nPositions - longest - 1);
     if (maxNewTokens < 1) throw new Error(`the prompt takes ${longest} tokens, the whole context of the model`);
     const model = new GPT(gpu, weights.config, 1, 1);
     const generator = new Generator(model, { maxBatch: prompts.length, maxLength: longest + maxNewTokens });

@@ -119,8 +119,8 @@ const ppo = (o: Partial<PpoStageSettings>): PpoStageSettings => ({
 /** `cpu` follows the CLI pipeline's CPU-sized run; `quick` is a few seconds of each stage. */
 export const PRESETS_BY_STAGE: Record<PresetName, StageSettings> = {
   quick: {
-    pretrain: lm({ steps: 30, batchSize: 4, seqLen: 32, contextLength: 64, evalEvery: 10, sampleEvery: 10 }),
-    sft: lm({ steps: 20, batchSize: 4, seqLen: 48, lr: 1e-3, contextLength: 64 }),
+    pretrain: lm({ steps: 30, batchSize: 4, seqLen: 32, evalEvery: 10, sampleEvery: 10 }),
+    sft: lm({ steps: 20, batchSize: 4, seqLen: 64, lr: 1e-3 }),
     reward: reward({ steps: 20, batchSize: 8 }),
     ppo: ppo({ steps: 6, batchSize: 4, responseLength: 16, miniBatches: 1, sampleEvery: 2 }),
   },
