@@ -285,10 +285,10 @@ export class Session extends EventTarget {
     if (!this.gpu || this.running) return;
     this.run.stage = stage;
     const resume = this.run.paused?.stage === stage ? this.run.paused : null;
-    if (!resume) {
-      this.run.paused = null;
-      this.run.metrics = { ...this.run.metrics, [stage]: [] };
-    }
+    // Resuming drops what was logged after the saved step (a reload mid-run): those steps run again.
+    const kept = resume ? this.run.metrics[stage].filter((m) => m.step <= resume.step) : [];
+    this.run.metrics = { ...this.run.metrics, [stage]: kept };
+    if (!resume) this.run.paused = null;
     this.running = stage;
     this.request = null;
     this.error = null;

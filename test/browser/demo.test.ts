@@ -137,6 +137,19 @@ describe('demo page in headless Chromium', () => {
     await page.locator('#samples li').first().waitFor();
     await page.screenshot({ path: join(screenshots, 'train-laptop.png'), fullPage: true });
 
+    // Checkpoints download as the CLI writes them and load back; a bad dataset is named by file and line.
+    const downloaded: { name: string; buffer: Buffer }[] = [];
+    for (const button of await page.locator('#ckpt-policy button').all()) {
+      const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
+      downloaded.push({ name: download.suggestedFilename(), buffer: readFileSync(await download.path()) });
+    }
+    expect(downloaded.map((d) => d.name)).toEqual(['config.json', 'model.safetensors']);
+    expect(JSON.parse(downloaded[0]!.buffer.toString())).toMatchObject({ n_layer: 2, architectures: ['GPT2LMHeadModel'] });
+    await page.locator('#files').setInputFiles(downloaded.map((d) => ({ ...d, mimeType: 'application/octet-stream' })));
+    await page.waitForFunction(() => (document.querySelector('rlhf-app') as unknown as { session: { run: { log: string[] } } }).session.run.log.at(-1)?.includes('as the policy'));
+    await page.locator('#files').setInputFiles({ name: 'bad.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from('{"prompt":"a","completion":"b"}\n{oops\n') });
+    await expect(page.locator('#file-error').textContent()).resolves.toMatch(/^bad\.jsonl:2: invalid JSON/);
+
     // Shader timings: the model's kernels, each with a non-zero total time.
     await page.locator('#tab-timings').click();
     await page.locator('#timings-table').waitFor();
