@@ -28,6 +28,10 @@
 //   rasteriser every barrier suspends and resumes each invocation, which
 //   makes it the slowest variant there.
 // No variant uses atomics; the sums run in a fixed order per variant.
+//
+// GELU_OUT fuses the MLP's activation into the epilogue: besides C (the
+// pre-activation, which the backward pass needs) it writes gelu(C) to a
+// second matrix with C's addressing, saving a kernel that would read C back.
 
 struct Params {
   M: u32,
@@ -48,12 +52,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read> a: array<f32>;       // (M,K) or (K,M)
 @group(0) @binding(3) var<storage, read> b: array<f32>;       // (K,N) or (N,K)
 @group(0) @binding(4) var<storage, read> bias: array<f32>;    // (N) read when HAS_BIAS
+@group(0) @binding(5) var<storage, read_write> act: array<f32>; // (M,N) gelu(C), written when GELU_OUT
 
 // matmul_vec4: the same operands seen as vec4s along their contiguous dimension
 @group(0) @binding(1) var<storage, read_write> c4: array<f32>; // (M,N), row stride ldc
 @group(0) @binding(2) var<storage, read> a4: array<vec4f>;    // (M,K) or (K,M)
 @group(0) @binding(3) var<storage, read> b4: array<vec4f>;    // (K,N) or (N,K)
 @group(0) @binding(4) var<storage, read> bias4: array<f32>;   // (N) read when HAS_BIAS
+@group(0) @binding(5) var<storage, read_write> act4: array<f32>; // (M,N) gelu(C), written when GELU_OUT
 
 // matmul_backward_bias: dbias(N) += column sums of dout(M,N)
 @group(0) @binding(1) var<storage, read_write> dbias: array<f32>; // (N)
@@ -63,6 +69,14 @@ override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 override ACCUMULATE: bool = false;
 override HAS_BIAS: bool = false;
+override GELU_OUT: bool = false;
+
+const GELU_SCALE: f32 = 0.7978845608028654; // sqrt(2/pi)
+
+// As in gelu.wgsl: 0.5 (1 + tanh(u)) written as sigmoid(2u).
+fn gelu(x: f32) -> f32 {
+  return x / (1.0 + exp(-2.0 * GELU_SCALE * (x + 0.044715 * x * x * x)));
+}
 
 const TILE: u32 = 4u;
 const WG: u32 = 8u;
@@ -114,10 +128,13 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u) {
       let n = n0 + j;
       if (n < N) {
         let idx = params.off_c + m * params.ldc + n;
+        var out = v[j];
         if (ACCUMULATE) {
-          c[idx] += v[j];
-        } else {
-          c[idx] = v[j];
+          out += c[idx];
+        }
+        c[idx] = out;
+        if (GELU_OUT) {
+          act[idx] = gelu(out);
         }
       }
     }
@@ -233,11 +250,13 @@ fn matmul_vec4(@builtin(global_invocation_id) gid: vec3u) {
       let m = m0 + i;
       if (m < M) {
         let idx = params.off_c + m * params.ldc + n;
-        let v = acc[j][i] + bias_n;
+        var out = acc[j][i] + bias_n;
         if (ACCUMULATE) {
-          c4[idx] += v;
-        } else {
-          c4[idx] = v;
+          out += c4[idx];
+        }
+        c4[idx] = out;
+        if (GELU_OUT) {
+          act4[idx] = gelu(out);
         }
       }
     }
@@ -249,6 +268,7 @@ fn matmul_vec4(@builtin(global_invocation_id) gid: vec3u) {
 @group(0) @binding(2) var<storage, read> a_bc: array<f32>;       // (M,K) or (K,M)
 @group(0) @binding(3) var<storage, read> b_bc: array<vec4f>;     // (K,N) or (N,K), as vec4s along the contiguous dimension
 @group(0) @binding(4) var<storage, read> bias_bc: array<f32>;    // (N) read when HAS_BIAS
+@group(0) @binding(5) var<storage, read_write> act_bc: array<f32>; // (M,N) gelu(C), written when GELU_OUT
 
 // Rows of C per workgroup in matmul_bcast (at most BCAST_MAX_ROWS).
 override ROWS: u32 = 8u;
@@ -280,6 +300,9 @@ fn store_bc(m: u32, n: u32, v: f32) {
     out += c_bc[idx];
   }
   c_bc[idx] = out;
+  if (GELU_OUT) {
+    act_bc[idx] = gelu(out);
+  }
 }
 
 // Rows m0.. of C are uniform across the workgroup (taken from workgroup_id
@@ -349,6 +372,7 @@ fn matmul_bcast(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) 
 @group(0) @binding(2) var<storage, read> a_t: array<f32>;       // (M,K) or (K,M)
 @group(0) @binding(3) var<storage, read> b_t: array<f32>;       // (K,N) or (N,K)
 @group(0) @binding(4) var<storage, read> bias_t: array<f32>;    // (N) read when HAS_BIAS
+@group(0) @binding(5) var<storage, read_write> act_t: array<f32>; // (M,N) gelu(C), written when GELU_OUT
 
 const TILED_WG: u32 = 16u;
 const TILED_BLOCK: u32 = 64u; // rows and columns of C per workgroup: TILED_WG x TILE
@@ -431,6 +455,9 @@ fn matmul_tiled(
           out += c_t[idx];
         }
         c_t[idx] = out;
+        if (GELU_OUT) {
+          act_t[idx] = gelu(out);
+        }
       }
     }
   }

@@ -36,6 +36,8 @@ export interface GemmOptions {
   bias?: Binding | null;
   /** name in profiles */
   name?: string;
+  /** also write gelu(C) here, addressed like C (the MLP's fused activation) */
+  geluOut?: Binding | null;
   /**
    * Kernel variant. By default the one chosen for this device and layout by
    * setMatmulVariants (the autotune), else `vec4`; where the operands do not
@@ -120,7 +122,18 @@ function pickVariant(gpu: Gpu, a: Operand, b: Operand, options: GemmOptions): Ma
   return vec4Eligible(a, b) ? 'vec4' : 'scalar';
 }
 
-/** C(M,N) (+)= A(M,K) B(K,N) (+ bias). */
+const unusedOutputs = new WeakMap<Gpu, GPUBuffer>();
+
+function unusedOutput(gpu: Gpu): GPUBuffer {
+  let buffer = unusedOutputs.get(gpu);
+  if (!buffer) {
+    buffer = gpu.createBuffer('matmul.unused_gelu_out', 16);
+    unusedOutputs.set(gpu, buffer);
+  }
+  return buffer;
+}
+
+/** C(M,N) (+)= A(M,K) B(K,N) (+ bias), and gelu(C) into geluOut if given. */
 export function gemm(
   rec: Recorder,
   c: Operand,
@@ -139,6 +152,7 @@ export function gemm(
     TRANS_B: b.transposed ?? false,
     ACCUMULATE: options.accumulate ?? false,
     HAS_BIAS: bias !== null,
+    GELU_OUT: Boolean(options.geluOut),
   };
   if (variant === 'bcast') overrides.ROWS = BCAST_ROWS;
   const pipeline = gpu.pipeline('matmul', ENTRY_POINTS[variant], overrides);
@@ -147,10 +161,12 @@ export function gemm(
   if (variant === 'bcast') groups = [Math.ceil(N / (BCAST_WG * BCAST_COLS)), Math.ceil(M / BCAST_ROWS)];
   else if (variant === 'tiled') groups = [Math.ceil(N / TILED_BLOCK), Math.ceil(M / TILED_BLOCK)];
   else groups = [Math.ceil(N / (TILE * WG)), Math.ceil(M / (TILE * WG))];
-  // Without a bias the binding is unused; any buffer fills the slot.
-  rec.dispatch(options.name ?? 'matmul', pipeline, [params, c.binding, a.binding, b.binding, bias ?? b.binding], groups, {
-    flops: 2 * M * N * K,
-    bytes: 4 * (M * K + K * N + M * N * (options.accumulate ? 2 : 1)),
+  // Without a bias the binding is unused; any buffer fills the slot. The
+  // GELU output is writable, so its stand-in must not alias another binding.
+  const geluOut = options.geluOut ?? unusedOutput(gpu);
+  rec.dispatch(options.name ?? 'matmul', pipeline, [params, c.binding, a.binding, b.binding, bias ?? b.binding, geluOut], groups, {
+    flops: 2 * M * N * K + (options.geluOut ? 15 * M * N : 0),
+    bytes: 4 * (M * K + K * N + M * N * ((options.accumulate ? 2 : 1) + (options.geluOut ? 1 : 0))),
   });
 }
 
@@ -168,6 +184,28 @@ export function matmulForward(
   gemm(rec, { binding: out, ld: N }, { binding: inp, ld: K }, { binding: weight, ld: K, transposed: true }, M, N, K, {
     bias,
     name: 'matmul_forward',
+  });
+}
+
+/**
+ * out(M,N) = inp(M,K) weight(N,K)^T + bias(N) and outGelu = gelu(out) in the
+ * same kernel: the MLP's first layer, whose pre-activation the backward pass reads.
+ */
+export function matmulForwardGelu(
+  rec: Recorder,
+  out: Binding,
+  outGelu: Binding,
+  inp: Binding,
+  weight: Binding,
+  bias: Binding | null,
+  M: number,
+  K: number,
+  N: number,
+): void {
+  gemm(rec, { binding: out, ld: N }, { binding: inp, ld: K }, { binding: weight, ld: K, transposed: true }, M, N, K, {
+    bias,
+    geluOut: outGelu,
+    name: 'matmul_forward_gelu',
   });
 }
 

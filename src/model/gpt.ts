@@ -11,9 +11,9 @@ import { Recorder } from '../gpu/recorder.ts';
 import { attentionBackward, attentionForward } from '../kernels/attention.ts';
 import { crossentropyBackward, crossentropyForward, lossSum } from '../kernels/crossentropy.ts';
 import { encoderBackward, encoderForward, vocabWindows } from '../kernels/encoder.ts';
-import { geluBackward, geluForward } from '../kernels/gelu.ts';
+import { geluBackward } from '../kernels/gelu.ts';
 import { layernormBackward, layernormForward } from '../kernels/layernorm.ts';
-import { gemm, matmulBackward, matmulForward } from '../kernels/matmul.ts';
+import { gemm, matmulBackward, matmulForward, matmulForwardGelu } from '../kernels/matmul.ts';
 import { residualForward } from '../kernels/residual.ts';
 import { allocateActivations, planBatch, type Activations, type BatchPlan } from './activations.ts';
 import { validateConfig, type GPTConfig } from './config.ts';
@@ -362,8 +362,7 @@ export class GPT {
       matmulForward(rec, a.proj, act.atty, w(`${h}attn.c_proj.weight`), w(`${h}attn.c_proj.bias`), N, C, C);
       residualForward(rec, act.res2, resIn, a.proj, N * C);
       layernormForward(rec, act.ln2, act.ln2Mean, act.ln2Rstd, act.res2, w(`${h}ln_2.weight`), w(`${h}ln_2.bias`), N, C);
-      matmulForward(rec, act.fch, act.ln2, w(`${h}mlp.c_fc.weight`), w(`${h}mlp.c_fc.bias`), N, C, 4 * C);
-      geluForward(rec, act.fchGelu, act.fch, N * 4 * C);
+      matmulForwardGelu(rec, act.fch, act.fchGelu, act.ln2, w(`${h}mlp.c_fc.weight`), w(`${h}mlp.c_fc.bias`), N, C, 4 * C);
       matmulForward(rec, a.proj, act.fchGelu, w(`${h}mlp.c_proj.weight`), w(`${h}mlp.c_proj.bias`), N, 4 * C, C);
       residualForward(rec, act.res3, act.res2, a.proj, N * C);
     }

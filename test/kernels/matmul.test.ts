@@ -5,6 +5,7 @@ import {
   MATMUL_VARIANTS,
   matmulBackward,
   matmulForward,
+  matmulForwardGelu,
   matmulVariantsOf,
   setMatmulVariants,
   type MatmulVariant,
@@ -129,6 +130,33 @@ describe.each(MATMUL_VARIANTS as readonly MatmulVariant[])('gemm %s variant', (v
     const expected = new Float32Array(M * N);
     ref.matmulForward(expected, a, transpose(b, K, N), null, M, K, N);
     expectClose(await gpu.readF32(c, 0, M * N), expected, 'c', { rtol: 1e-5, atol: 1e-5 });
+  });
+});
+
+// The MLP's fused first layer: out = inp W^T + b and gelu(out), in each variant.
+describe.each(MATMUL_VARIANTS as readonly MatmulVariant[])('matmul_forward_gelu, %s variant', (variant) => {
+  it('writes the pre-activation and its GELU (odd shape)', async () => {
+    const [M, K, N] = [B * T, C, 4 * C + 4]; // N: 292, not a multiple of any block
+    const rng = new Rng(17);
+    const inp = randn(rng, M * K);
+    const weight = randn(rng, N * K, 0.1);
+    const bias = randn(rng, N, 0.1);
+    const out = zeros(gpu, 'out', M * N);
+    const outGelu = upload(gpu, 'outGelu', randn(rng, M * N)); // garbage: must be overwritten
+    setMatmulVariants(gpu, { NT: variant });
+    try {
+      await run(gpu, (rec) =>
+        matmulForwardGelu(rec, out, outGelu, upload(gpu, 'inp', inp), upload(gpu, 'w', weight), upload(gpu, 'b', bias), M, K, N),
+      );
+    } finally {
+      setMatmulVariants(gpu, {});
+    }
+    const expOut = new Float32Array(M * N);
+    ref.matmulForward(expOut, inp, weight, bias, M, K, N);
+    const expGelu = new Float32Array(M * N);
+    ref.geluForward(expGelu, expOut, M * N);
+    expectClose(await gpu.readF32(out, 0, M * N), expOut, 'out', { rtol: 1e-5, atol: 1e-5 });
+    expectClose(await gpu.readF32(outGelu, 0, M * N), expGelu, 'gelu(out)', { rtol: 1e-5, atol: 1e-5 });
   });
 });
 
