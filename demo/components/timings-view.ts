@@ -49,6 +49,13 @@ export class TimingsView extends SessionElement {
       section + section {
         margin-top: 1rem;
       }
+      @media (max-width: 600px) {
+        th,
+        td {
+          padding: 0.25rem 0.3rem;
+          font-size: 0.8rem;
+        }
+      }
     `,
   ];
 
@@ -74,7 +81,7 @@ export class TimingsView extends SessionElement {
           ${rounded ? html`<br />Chrome rounds these timestamps to 100 µs; start it with <code>--enable-webgpu-developer-features</code> for exact ones.` : ''}
         </p>
         <div class="row">
-          <label class="row" style="gap:0.35rem"
+          <label style="display:flex;gap:0.35rem;align-items:baseline"
             ><input
               type="checkbox"
               id="cpu-timings"

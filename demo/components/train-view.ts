@@ -120,9 +120,12 @@ export class TrainView extends SessionElement {
           </div>
           <samples-panel .session=${s}></samples-panel>
           <section class="panel">
-            <h2>Log</h2>
+            <h2>Log <span class="muted">(newest first)</span></h2>
             <ol class="log mono" id="log">
-              ${s.run.log.slice(-30).map((l) => html`<li>${l}</li>`)}
+              ${s.run.log
+                .slice(-30)
+                .reverse()
+                .map((l) => html`<li>${l}</li>`)}
             </ol>
           </section>
         </div>

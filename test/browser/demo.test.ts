@@ -225,6 +225,15 @@ describe('demo page in headless Chromium', () => {
     await page.screenshot({ path: join(screenshots, 'train-phone.png'), fullPage: true });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(overflow).toBeLessThanOrEqual(0);
+
+    // Drag-and-drop a dataset onto the page: it is checked and used for the prompts.
+    const dropped = await page.evaluateHandle(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['{"prompt":"User: Hi.\\nAssistant:"}\n'], 'my_prompts.jsonl'));
+      return transfer;
+    });
+    await page.locator('file-drop .zone').dispatchEvent('drop', { dataTransfer: dropped });
+    await page.locator('checkpoint-list li', { hasText: 'my_prompts.jsonl (1 prompts)' }).waitFor({ timeout: 5_000 });
     expect(errors).toEqual([]);
     await context.close();
   }, 240_000);
