@@ -309,7 +309,7 @@ fn store_bc(m: u32, n: u32, v: f32) {
 // alone), so every read of A is a broadcast. Without TRANS_B each lane owns 4
 // adjacent columns, one vec4 of a row of B per k; with TRANS_B it owns 4
 // columns 64 apart, each read as a vec4 along k. Rows and columns past the
-// edge are clamped for loads and dropped at the store.
+// edge are clamped (or padded) for loads and dropped at the store.
 @compute @workgroup_size(BCAST_WG)
 fn matmul_bcast(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let M = params.M;
@@ -319,15 +319,13 @@ fn matmul_bcast(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) 
   var acc: array<vec4f, BCAST_MAX_ROWS>;
   if (!TRANS_B) {
     let n0 = (wg.x * BCAST_WG + lid.x) * 4u;
-    let whole = n0 + 4u <= N;
-    let cols = vec4u(min(n0, N - 1u), min(n0 + 1u, N - 1u), min(n0 + 2u, N - 1u), min(n0 + 3u, N - 1u));
+    // The last vec4 of a row may run past N into the row's padding (ldb is a
+    // multiple of 4, so it stays in the row); those columns are never stored.
+    // Lanes past the edge reload that vec4. No branch on the lane, which would
+    // run both sides on a SIMD CPU.
+    let n_load = min(n0, ((N + 3u) / 4u - 1u) * 4u);
     for (var k = 0u; k < K; k++) {
-      var bk: vec4f;
-      if (whole) {
-        bk = b_bc[(params.off_b + k * params.ldb + n0) / 4u];
-      } else {
-        bk = vec4f(b_bc_scalar(k, cols.x), b_bc_scalar(k, cols.y), b_bc_scalar(k, cols.z), b_bc_scalar(k, cols.w));
-      }
+      let bk = b_bc[(params.off_b + k * params.ldb + n_load) / 4u];
       for (var i = 0u; i < ROWS; i++) {
         acc[i] += a_bc_at(min(m0 + i, M - 1u), k) * bk;
       }

@@ -77,7 +77,7 @@ export interface AutotuneOptions {
   /** measure even when the store has a result (and store the new one) */
   force?: boolean;
   shape?: MatmulShape;
-  /** timed runs per variant and layout, after one untimed run that compiles */
+  /** timed runs per variant and layout (the best counts), after one untimed run that compiles */
   runs?: number;
   variants?: readonly MatmulVariant[];
 }
@@ -110,7 +110,7 @@ export async function autotuneMatmul(gpu: Gpu, options: AutotuneOptions = {}): P
       return { ...tuning, source: 'cache' };
     }
   }
-  const timings = await timeVariants(gpu, shape, options.variants ?? MATMUL_VARIANTS, options.runs ?? 2);
+  const timings = await timeVariants(gpu, shape, options.variants ?? MATMUL_VARIANTS, options.runs ?? 3);
   const choice: MatmulVariantChoice = {};
   for (const layout of TUNED_LAYOUTS) {
     const best = timings.filter((t) => t.layout === layout).sort((x, y) => x.ms - y.ms)[0];
