@@ -32,7 +32,14 @@ export class RunStatus extends SessionElement {
         <button class="primary" id="start" ?disabled=${running !== null} @click=${() => void s.start(stage)}>
           ${paused ? `Resume ${STAGE_TITLES[stage]} (step ${paused.step})` : `Start ${STAGE_TITLES[stage]}`}
         </button>
-        <button id="pause" ?disabled=${running === null || s.requested !== null} @click=${() => s.pause()}>Pause</button>
+        <button
+          id="pause"
+          ?disabled=${running === null || running === 'ppo' || s.requested !== null}
+          title=${running === 'ppo' ? 'A PPO run cannot be resumed (as in the CLI); Stop keeps the policy so far' : 'Stop after this step, keeping the optimizer state to resume exactly'}
+          @click=${() => s.pause()}
+        >
+          Pause
+        </button>
         <button id="stop" ?disabled=${running === null || s.requested !== null} @click=${() => s.stop()}>Stop</button>
       </div>
       <div role="status" aria-live="polite" id="status" style="margin-top:0.5rem">

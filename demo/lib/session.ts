@@ -150,6 +150,7 @@ export class Session extends EventTarget {
   private taskData: ReturnType<typeof task.makeTaskDatasets> | null = null;
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
   private rankingSeed = 1;
+  private weightsChanged = false;
 
   async init(): Promise<void> {
     try {
@@ -159,6 +160,10 @@ export class Session extends EventTarget {
     }
     try {
       this.gpu = await requestGpu();
+      void this.gpu.device.lost.then((info) => {
+        this.error = `the GPU device was lost (${info.reason || 'unknown reason'}: ${info.message}). Reload the page; the run is saved up to its last checkpoint.`;
+        this.changed();
+      });
     } catch (e) {
       this.gpuError = (e as Error).message;
     }
@@ -174,15 +179,24 @@ export class Session extends EventTarget {
     this.changed();
   }
 
-  /** Save to IndexedDB soon (coalescing bursts of changes), or now. */
-  persist(now = false): Promise<void> {
+  /**
+   * Save to IndexedDB soon (coalescing bursts of changes), or now. The weights
+   * (large) are written only when `weights` says they changed; metrics and
+   * the rest (small) every time.
+   */
+  persist(now = false, weights = false): Promise<void> {
+    this.weightsChanged ||= weights;
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.saveTimer = null;
-    const save = () =>
-      saveRun(this.run).catch((e: Error) => {
+    const save = () => {
+      const { policy, reference, rewardModel, paused, ...state } = this.run;
+      const heavy = this.weightsChanged ? { policy, reference, rewardModel, paused } : undefined;
+      this.weightsChanged = false;
+      return saveRun(state, heavy).catch((e: Error) => {
         this.error = `could not save the run in the browser: ${e.message}`;
         this.changed();
       });
+    };
     if (now) return save();
     this.saveTimer = setTimeout(() => void save(), 300);
     return Promise.resolve();
@@ -195,7 +209,7 @@ export class Session extends EventTarget {
     this.error = null;
     await clearRun();
     this.log('started a new run');
-    await this.persist(true);
+    await this.persist(true, true);
   }
 
   setSettings<S extends StageName>(stage: S, settings: StageSettings[S]): void {
@@ -242,7 +256,7 @@ export class Session extends EventTarget {
       this.log(`loaded ${name} as the policy and the SFT reference`);
     }
     this.run.paused = null;
-    this.persist();
+    this.persist(false, true);
   }
 
   /** The dataset of a kind: the loaded file, else the built-in task's. */
@@ -305,7 +319,7 @@ export class Session extends EventTarget {
       this.running = null;
       this.progress = null;
       this.request = null;
-      await this.persist(true);
+      await this.persist(true, true);
       this.changed();
     }
   }
@@ -398,7 +412,7 @@ export class Session extends EventTarget {
         save: async (step, params, optimizer) => {
           this.run.policy = { config, params };
           this.run.paused = { stage, step, steps: s.steps, optimizer };
-          this.persist();
+          this.persist(false, true);
           await this.refreshSamples(stage, step);
         },
         shouldStop: hooks.shouldStop,
@@ -457,7 +471,7 @@ export class Session extends EventTarget {
           params.delete(SCORE_NAME);
           this.run.rewardModel = { config, params, score };
           this.run.paused = { stage: 'reward', step, steps: s.steps, optimizer };
-          this.persist();
+          this.persist(false, true);
         },
         shouldStop: hooks.shouldStop,
       },
@@ -513,7 +527,7 @@ export class Session extends EventTarget {
         onLog: (step, m) => this.record('ppo', { step, ...m }),
         save: async (step, trainer) => {
           this.run.policy = { config, params: await trainer.getPolicyParameters() };
-          this.persist();
+          this.persist(false, true);
           await this.refreshSamples('ppo', step);
         },
         shouldStop: hooks.shouldStop,

@@ -1,8 +1,8 @@
 /**
  * The current run kept in the browser (IndexedDB), so that a reload loses
  * nothing: weights and optimizer moments as typed arrays, metrics, rankings,
- * loaded datasets. One record under one key; structured clone keeps the
- * Float32Arrays and Maps as they are.
+ * loaded datasets. Structured clone keeps the Float32Arrays and Maps (and
+ * shared references: a policy that is also the reference is stored once).
  */
 const DB_NAME = 'webgpu-rlhf-demo';
 const STORE = 'runs';
@@ -32,14 +32,19 @@ async function transact<T>(mode: IDBTransactionMode, work: (store: IDBObjectStor
   }
 }
 
-export async function loadRun<T>(): Promise<T | undefined> {
-  return (await transact('readonly', (s) => s.get(KEY))) as T | undefined;
+/** The saved run: its small state and its weights, kept under two keys so that metrics can be saved often. */
+export async function loadRun<T extends object>(): Promise<T | undefined> {
+  const state = (await transact('readonly', (s) => s.get(KEY))) as T | undefined;
+  const weights = (await transact('readonly', (s) => s.get(`${KEY}:weights`))) as Partial<T> | undefined;
+  return state ? { ...state, ...weights } : undefined;
 }
 
-export async function saveRun<T>(run: T): Promise<void> {
-  await transact('readwrite', (s) => s.put(run, KEY));
+export async function saveRun(state: object, weights?: object): Promise<void> {
+  await transact('readwrite', (s) => s.put(state, KEY));
+  if (weights) await transact('readwrite', (s) => s.put(weights, `${KEY}:weights`));
 }
 
 export async function clearRun(): Promise<void> {
   await transact('readwrite', (s) => s.delete(KEY));
+  await transact('readwrite', (s) => s.delete(`${KEY}:weights`));
 }

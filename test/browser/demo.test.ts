@@ -250,3 +250,11 @@ describe('demo page in headless Chromium', () => {
     await page.close();
   });
 });
+
+it('fails the demo build when a Node-only module would reach the bundle', async () => {
+  const { noNodeModules } = await import('../../demo/vite.config.ts');
+  const entry = { name: 'entry', resolveId: (id: string) => (id === 'entry' ? '\0entry' : null), load: (id: string) => (id === '\0entry' ? "import { join } from 'node:path'; console.log(join);" : null) };
+  await expect(
+    build({ configFile: false, logLevel: 'silent', plugins: [noNodeModules(), entry], build: { write: false, rollupOptions: { input: 'entry' } } }),
+  ).rejects.toThrow(/"node:path" is Node-only/);
+});
