@@ -50,6 +50,14 @@ export class CheckpointList extends SessionElement {
     else download(name, model);
   }
 
+  /** One JSON object per logged step, {"stage","step",…}, as the CLI's metrics.jsonl. */
+  private metricsJsonl(): string {
+    const r = this.session!.run;
+    return Object.entries(r.metrics)
+      .flatMap(([stage, points]) => points.map((p) => `${JSON.stringify({ stage, ...p })}\n`))
+      .join('');
+  }
+
   private item(id: string, title: string, w: Weights | RewardWeights | null) {
     if (!w) return html`<li><strong>${title}</strong><span class="muted">none yet</span></li>`;
     return html`<li id=${id}>
@@ -72,6 +80,17 @@ export class CheckpointList extends SessionElement {
         ${this.item('ckpt-policy', 'policy', r.policy)} ${this.item('ckpt-reference', 'SFT reference', r.reference)}
         ${this.item('ckpt-reward', 'reward model', r.rewardModel)}
       </ul>
+      <p class="row">
+        <button
+          id="download-metrics"
+          ?disabled=${Object.values(r.metrics).every((m) => m.length === 0)}
+          @click=${() => download('metrics.jsonl', this.metricsJsonl(), 'application/jsonl')}
+          aria-label="Download every stage's metrics as metrics.jsonl"
+        >
+          metrics.jsonl
+        </button>
+        <span class="muted">every logged step of every stage, as the CLI logs them</span>
+      </p>
       <h3>Data</h3>
       <ul>
         ${kinds.map((k) => {
