@@ -22,6 +22,8 @@ export function noNodeModules(): Plugin {
   };
 }
 
+const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   // Relative URLs: the built site works from any folder or sub-path.
@@ -34,5 +36,7 @@ export default defineConfig({
     // uPlot and the library are one chunk; a warning about its size would only be noise.
     chunkSizeWarningLimit: 2000,
   },
-  server: { host: '127.0.0.1' },
+  // Cross-origin isolation gives performance.now() 5 µs steps instead of 100 µs: finer CPU-side kernel timings.
+  server: { host: '127.0.0.1', headers: ISOLATION },
+  preview: { host: '127.0.0.1', headers: ISOLATION },
 });

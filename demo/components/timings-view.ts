@@ -78,6 +78,9 @@ export class TimingsView extends SessionElement {
             : profile?.mode === 'cpu'
               ? html`CPU-side timings (each dispatch submitted alone, timed until the queue reports it done), as asked below; the adapter has timestamp queries.`
               : html`GPU times from timestamp queries around every dispatch (<code>${s.gpu.name}</code>).`}
+          ${profile?.mode === 'cpu' && !crossOriginIsolated
+            ? html`<br />The page is not cross-origin isolated, so the browser's clock moves in 100 µs steps and short kernels may show 0; serve it with COOP/COEP headers (as <code>npm run demo</code> does) for 5 µs steps.`
+            : ''}
           ${rounded ? html`<br />Chrome rounds these timestamps to 100 µs; start it with <code>--enable-webgpu-developer-features</code> for exact ones.` : ''}
         </p>
         <div class="row">
