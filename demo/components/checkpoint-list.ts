@@ -41,7 +41,13 @@ export class CheckpointList extends SessionElement {
       ...(score
         ? {
             // As the CLI's reward command writes it: GPT2ForSequenceClassification.
-            extraConfig: { architectures: ['GPT2ForSequenceClassification'], num_labels: 1, pad_token_id: tokenizerFor(w.config).eosId },
+            extraConfig: {
+              architectures: ['GPT2ForSequenceClassification'],
+              num_labels: 1,
+              pad_token_id: tokenizerFor(w.config).eosId,
+              id2label: { 0: 'LABEL_0' },
+              label2id: { LABEL_0: 0 },
+            },
             extraTensors: new Map([['score.weight', { shape: [1, w.config.nEmbd], data: score }]]),
           }
         : {}),

@@ -21,6 +21,7 @@ export class RankView extends SessionElement {
     suggested: { state: true },
     problem: { state: true },
     sampling: { state: true },
+    rewards: { state: true },
   };
   declare prompt: string | null;
   declare k: number;
@@ -30,6 +31,8 @@ export class RankView extends SessionElement {
   declare suggested: boolean;
   declare problem: string | null;
   declare sampling: boolean;
+  /** the reward model's scores of the responses, when there is one */
+  declare rewards: number[] | null;
 
   static override styles = [
     shared,
@@ -83,6 +86,7 @@ export class RankView extends SessionElement {
     this.suggested = false;
     this.problem = null;
     this.sampling = false;
+    this.rewards = null;
   }
 
   private get promptText(): string {
@@ -98,6 +102,7 @@ export class RankView extends SessionElement {
       if (!prompt.trim()) throw new Error('write a prompt first');
       this.prompt = prompt;
       this.responses = await s.sampleForRanking(prompt, this.k);
+      this.rewards = await s.rewardScores(prompt, this.responses);
       const gold = s.goldSuggestion(prompt, this.responses);
       this.order = gold ?? this.responses.map((_, i) => i);
       this.suggested = gold !== null;
@@ -124,13 +129,15 @@ export class RankView extends SessionElement {
     }
   }
 
+  /** Beside each response: the gold labeler's rank for it (while its suggestion is shown) and the reward model's score. */
   private notes(): (string | null)[] {
     const s = this.session!;
-    const p = s.goldSuggestion(this.promptText, this.responses);
-    if (!p) return [];
-    // The labeler's order as a rank per response, to show beside each.
-    const rankOf = new Map(p.map((index, rank) => [index, rank + 1]));
-    return this.responses.map((_, i) => `gold labeler: #${rankOf.get(i)}`);
+    const gold = this.suggested ? s.goldSuggestion(this.promptText, this.responses) : null;
+    const rankOf = new Map((gold ?? []).map((index, rank) => [index, rank + 1]));
+    return this.responses.map((_, i) => {
+      const parts = [gold ? `gold labeler: #${rankOf.get(i)}` : '', this.rewards ? `reward model: ${this.rewards[i]!.toFixed(2)}` : ''].filter((x) => x);
+      return parts.length ? parts.join(' · ') : null;
+    });
   }
 
   override render() {
@@ -179,7 +186,7 @@ export class RankView extends SessionElement {
                 <ranking-list
                   .responses=${this.responses}
                   .order=${this.order}
-                  .scores=${this.suggested ? this.notes() : []}
+                  .scores=${this.notes()}
                   @order-change=${(e: CustomEvent<number[]>) => {
                     this.order = e.detail;
                     this.suggested = false;

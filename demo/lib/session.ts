@@ -13,6 +13,7 @@ import {
   Generator,
   PPO_DEFAULTS,
   Profiler,
+  RewardModel,
   SCORE_NAME,
   buildPretrainData,
   buildRewardData,
@@ -588,6 +589,30 @@ export class Session extends EventTarget {
     if (!this.run.policy) throw new Error('there is no policy to sample from yet: train one (Train tab) or load a checkpoint');
     if (this.running) throw new Error(`wait for ${this.running} to finish (or pause it) before sampling`);
     return this.generate(this.run.policy, Array.from({ length: k }, () => prompt), { maxNewTokens: SAMPLE_TOKENS, temperature: 1, seed: this.rankingSeed++ * 7919 });
+  }
+
+  /** The reward model's score of each response to the prompt (read at the EOS after it, as in training); null without one. */
+  async rewardScores(prompt: string, responses: readonly string[]): Promise<number[] | null> {
+    const rm = this.run.rewardModel;
+    if (!rm || !this.gpu || this.running) return null;
+    const tokenizer = tokenizerFor(rm.config);
+    const T = rm.config.nPositions;
+    const B = responses.length;
+    const tokens = new Int32Array(B * T).fill(tokenizer.eosId);
+    const last = new Int32Array(B);
+    const head = tokenizer.encode(prompt);
+    responses.forEach((r, i) => {
+      const sequence = [...head, ...tokenizer.encode(r)].slice(0, T - 1);
+      tokens.set(sequence, i * T);
+      last[i] = sequence.length; // the EOS that follows
+    });
+    const model = new RewardModel(this.gpu, rm.config, B, T);
+    try {
+      model.setParameters(rm.params, rm.score);
+      return [...(await model.rewards(tokens, last))];
+    } finally {
+      model.destroy();
+    }
   }
 
   /** The gold labeler's order of the responses (best first), where the prompt is one of the task's. */
