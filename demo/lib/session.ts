@@ -36,7 +36,7 @@ import {
 } from '../../src/index.ts';
 import type { Dataset, DatasetKind } from './files.ts';
 import { clearRun, loadRun, saveRun } from './storage.ts';
-import { PRESETS_BY_STAGE, STAGES, type LanguageModelSettings, type PpoStageSettings, type PresetName, type RewardSettings, type StageName, type StageSettings } from './settings.ts';
+import { PRESETS_BY_STAGE, type LanguageModelSettings, type PpoStageSettings, type PresetName, type RewardSettings, type StageName, type StageSettings } from './settings.ts';
 
 export interface Weights {
   config: GPTConfig;
@@ -637,9 +637,5 @@ export class Session extends EventTarget {
 
   rankingsJsonl(): string {
     return this.run.rankings.map((r) => `${JSON.stringify(r)}\n`).join('');
-  }
-
-  get stages(): readonly StageName[] {
-    return STAGES;
   }
 }
