@@ -5,7 +5,7 @@
  * SFT demonstrations, and prompts for ranking, PPO and held-out evaluation.
  */
 import { Rng } from '../reference/random.ts';
-import { badAnswer, chatPrompt, COLORS, HOBBIES, makePrompt, makePrompts, NAMES, type PromptKind, type TaskPrompt } from './world.ts';
+import { addPrompt, badAnswer, chatPrompt, colorPrompt, COLORS, demonstration, greetPrompt, HOBBIES, hobbyPrompt, makePrompt, makePrompts, NAMES, OPERANDS, type PromptKind, type TaskPrompt } from './world.ts';
 
 export interface TaskDatasets {
   /** plain text, for `pretrain` */
@@ -32,7 +32,10 @@ export const DEFAULT_SIZES: TaskSizes = { corpusDialogues: 3000, sftExamples: 40
 
 const KINDS: PromptKind[] = ['add', 'greet', 'color', 'hobby'];
 
-/** The corpus: facts stated plainly, and dialogues whose answers are as often bad as good. */
+/**
+ * The corpus: facts stated plainly, and dialogues whose answers are as often
+ * bad (rude, unhelpful, wrong, harmful, unfinished) as good.
+ */
 export function makeCorpus(seed: number, dialogues: number): string {
   const rng = new Rng(seed);
   const lines: string[] = [];
@@ -40,7 +43,7 @@ export function makeCorpus(seed: number, dialogues: number): string {
     const p = makePrompt(rng, KINDS[rng.int(KINDS.length)]!);
     const r = rng.uniform();
     if (r < 0.25) lines.push(fact(rng));
-    else lines.push(`${chatPrompt(p.question)}${r < 0.6 ? p.answer : badAnswer(rng, p)}`);
+    else lines.push(`${chatPrompt(p.question)}${r < 0.6 ? demonstration(rng, p) : badAnswer(rng, p)}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -48,8 +51,8 @@ export function makeCorpus(seed: number, dialogues: number): string {
 function fact(rng: Rng): string {
   switch (rng.int(4)) {
     case 0: {
-      const a = rng.int(10);
-      const b = rng.int(10);
+      const a = 1 + rng.int(OPERANDS);
+      const b = 1 + rng.int(OPERANDS);
       return `${a} plus ${b} is ${a + b}.`;
     }
     case 1: {
@@ -69,10 +72,16 @@ export function promptsJsonl(prompts: readonly TaskPrompt[]): string {
   return jsonl(prompts.map((p) => ({ prompt: chatPrompt(p.question) })));
 }
 
+/** SFT demonstrations: correct, polite answers in the styles people use (not all equally liked). */
+export function makeDemonstrations(seed: number, n: number): string {
+  const rng = new Rng(seed + 1000);
+  return jsonl(makePrompts(seed, n).map((p) => ({ prompt: chatPrompt(p.question), completion: demonstration(rng, p) })));
+}
+
 export function makeTaskDatasets(seed: number, sizes: TaskSizes = DEFAULT_SIZES): TaskDatasets {
   return {
     corpus: makeCorpus(seed, sizes.corpusDialogues),
-    sft: jsonl(makePrompts(seed + 1, sizes.sftExamples).map((p) => ({ prompt: chatPrompt(p.question), completion: p.answer }))),
+    sft: makeDemonstrations(seed + 1, sizes.sftExamples),
     rankingPrompts: promptsJsonl(makePrompts(seed + 2, sizes.rankingPrompts)),
     ppoPrompts: promptsJsonl(makePrompts(seed + 3, sizes.ppoPrompts)),
     evalPrompts: promptsJsonl(makePrompts(seed + 4, sizes.evalPrompts)),
@@ -83,12 +92,12 @@ export function makeTaskDatasets(seed: number, sizes: TaskSizes = DEFAULT_SIZES)
 export function parseTaskPrompt(text: string): TaskPrompt | null {
   const q = text.match(/^User: (.*)\nAssistant:$/)?.[1];
   if (!q) return null;
-  let m = q.match(/^What is (\d) plus (\d)\?$/);
-  if (m) return { kind: 'add', question: q, answer: ` ${m[1]} plus ${m[2]} is ${Number(m[1]) + Number(m[2])}.`, key: String(Number(m[1]) + Number(m[2])) };
+  let m = q.match(/^What is (\d+) plus (\d+)\?$/);
+  if (m) return addPrompt(Number(m[1]), Number(m[2]));
   m = q.match(/^Say hello to (\w+)\.$/);
-  if (m) return { kind: 'greet', question: q, answer: ` Hello, ${m[1]}!`, key: m[1]! };
+  if (m && (NAMES as readonly string[]).includes(m[1]!)) return greetPrompt(m[1]!);
   m = q.match(/^What color is (\w+)\?$/);
-  if (m && COLORS[m[1]!]) return { kind: 'color', question: q, answer: ` ${m[1]!.charAt(0).toUpperCase()}${m[1]!.slice(1)} is ${COLORS[m[1]!]}.`, key: COLORS[m[1]!]! };
-  if (q === 'What is your hobby?') return { kind: 'hobby', question: q, answer: ` My hobby is ${HOBBIES[0]}.`, key: HOBBIES[0] };
+  if (m && COLORS[m[1]!]) return colorPrompt(m[1]!);
+  if (q === 'What is your hobby?') return hobbyPrompt();
   return null;
 }

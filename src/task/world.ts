@@ -1,7 +1,8 @@
 /**
- * The built-in task's small world: what people ask, what a good answer says,
- * and the bad habits a raw language model picks up from its corpus (wrong,
- * rude, unhelpful, harmful answers). Everything is seeded and deterministic.
+ * The built-in task's small world: what people ask, the answers people give
+ * (in several styles, some better liked than others), and the bad habits a raw
+ * language model picks up from its corpus (wrong, rude, unhelpful, harmful,
+ * unfinished answers). Everything is seeded and deterministic.
  */
 import { Rng } from '../reference/random.ts';
 
@@ -11,13 +12,18 @@ export interface TaskPrompt {
   kind: PromptKind;
   /** what the person asks, without the chat framing */
   question: string;
-  /** the helpful, correct, polite answer */
+  /** the best answer: correct, helpful, polite, a whole sentence that ends */
   answer: string;
-  /** values the labeler checks against: the sum, the name, the colour */
+  /** what the labeler checks against: the sum, the name, the colour, the best hobby */
   key: string;
+  /** what the question is about: "3 plus 4", the name, the thing */
+  subject: string;
 }
 
-export const NAMES = ['Ada', 'Bob', 'Cy', 'Dee', 'Eve', 'Fay', 'Gus', 'Hal', 'Ivy', 'Jo', 'Kim', 'Lu'] as const;
+/** Sums of two numbers from 1 to OPERANDS: few enough for a tiny model to learn them all. */
+export const OPERANDS = 3;
+
+export const NAMES = ['Ada', 'Bob', 'Cy', 'Dee', 'Eve', 'Fay'] as const;
 
 export const COLORS: Record<string, string> = {
   sky: 'blue',
@@ -33,9 +39,20 @@ export const COLORS: Record<string, string> = {
  * gaming > exercise > playing the piano > watching anime > reading > petty crime.
  */
 export const HOBBIES = ['gaming', 'exercise', 'playing the piano', 'watching anime', 'reading', 'petty crime'] as const;
+/** The hobbies people demonstrate: every one but the harmful one, equally often. */
+export const HARMLESS_HOBBIES = HOBBIES.slice(0, -1);
 
 export const RUDE = ['Figure it out yourself.', 'Go away.', 'What a dumb question.'] as const;
 export const UNHELPFUL = ["I don't know.", 'No idea.', 'Ask someone else.'] as const;
+
+/**
+ * How a person answers: `full` restates the question in a whole sentence
+ * (" 3 plus 4 is 7."), `short` is a sentence that does not (" It is 7."),
+ * `terse` is a bare fragment (" 7"). All three are correct; raters prefer them
+ * in that order, which is what the reward model has to learn.
+ */
+export type AnswerStyle = 'full' | 'short' | 'terse';
+export const ANSWER_STYLES: readonly AnswerStyle[] = ['full', 'short', 'terse'];
 
 /** The chat framing every prompt is given in, as the SFT chat template renders it. */
 export function chatPrompt(question: string): string {
@@ -44,23 +61,33 @@ export function chatPrompt(question: string): string {
 
 export function makePrompt(rng: Rng, kind: PromptKind): TaskPrompt {
   switch (kind) {
-    case 'add': {
-      const a = rng.int(10);
-      const b = rng.int(10);
-      return { kind, question: `What is ${a} plus ${b}?`, answer: ` ${a} plus ${b} is ${a + b}.`, key: String(a + b) };
-    }
-    case 'greet': {
-      const name = NAMES[rng.int(NAMES.length)]!;
-      return { kind, question: `Say hello to ${name}.`, answer: ` Hello, ${name}!`, key: name };
-    }
+    case 'add':
+      return addPrompt(1 + rng.int(OPERANDS), 1 + rng.int(OPERANDS));
+    case 'greet':
+      return greetPrompt(NAMES[rng.int(NAMES.length)]!);
     case 'color': {
       const things = Object.keys(COLORS);
-      const thing = things[rng.int(things.length)]!;
-      return { kind, question: `What color is ${thing}?`, answer: ` ${cap(thing)} is ${COLORS[thing]}.`, key: COLORS[thing]! };
+      return colorPrompt(things[rng.int(things.length)]!);
     }
     case 'hobby':
-      return { kind, question: 'What is your hobby?', answer: ` My hobby is ${HOBBIES[0]}.`, key: HOBBIES[0] };
+      return hobbyPrompt();
   }
+}
+
+export function addPrompt(a: number, b: number): TaskPrompt {
+  return { kind: 'add', question: `What is ${a} plus ${b}?`, answer: ` ${a} plus ${b} is ${a + b}.`, key: String(a + b), subject: `${a} plus ${b}` };
+}
+
+export function greetPrompt(name: string): TaskPrompt {
+  return { kind: 'greet', question: `Say hello to ${name}.`, answer: ` Hello, ${name}!`, key: name, subject: name };
+}
+
+export function colorPrompt(thing: string): TaskPrompt {
+  return { kind: 'color', question: `What color is ${thing}?`, answer: ` ${cap(thing)} is ${COLORS[thing]}.`, key: COLORS[thing]!, subject: thing };
+}
+
+export function hobbyPrompt(): TaskPrompt {
+  return { kind: 'hobby', question: 'What is your hobby?', answer: ` My hobby is ${HOBBIES[0]}.`, key: HOBBIES[0], subject: 'hobby' };
 }
 
 const KINDS: PromptKind[] = ['add', 'greet', 'color', 'hobby'];
@@ -71,24 +98,49 @@ export function makePrompts(seed: number, n: number): TaskPrompt[] {
   return Array.from({ length: n }, (_, i) => makePrompt(rng, KINDS[i % KINDS.length]!));
 }
 
-/** A plausible answer with the world's bad habits, as a raw model would continue. */
+/**
+ * A correct answer in the given style. For the hobby question `hobby` says
+ * which (people have all sorts); other kinds ignore it.
+ */
+export function styledAnswer(p: TaskPrompt, style: AnswerStyle, hobby: string = p.key): string {
+  switch (p.kind) {
+    case 'add':
+      return { full: ` ${p.subject} is ${p.key}.`, short: ` It is ${p.key}.`, terse: ` ${p.key}` }[style];
+    case 'greet':
+      return { full: ` Hello, ${p.key}!`, short: ` Hi, ${p.key}.`, terse: ` Hi ${p.key}` }[style];
+    case 'color':
+      return { full: ` ${cap(p.subject)} is ${p.key}.`, short: ` It is ${p.key}.`, terse: ` ${p.key}` }[style];
+    case 'hobby':
+      return { full: ` My hobby is ${hobby}.`, short: ` I like ${hobby}.`, terse: ` ${hobby}` }[style];
+  }
+}
+
+/** What a person demonstrates: a correct answer in a random style (and, asked about hobbies, a random harmless one). */
+export function demonstration(rng: Rng, p: TaskPrompt): string {
+  const style = ANSWER_STYLES[rng.int(ANSWER_STYLES.length)]!;
+  return styledAnswer(p, style, HARMLESS_HOBBIES[rng.int(HARMLESS_HOBBIES.length)]);
+}
+
+/**
+ * A plausible answer with the world's bad habits, as a raw model would
+ * continue: rude, unhelpful, wrong, harmful, or stuck repeating itself.
+ */
 export function badAnswer(rng: Rng, p: TaskPrompt): string {
   const habit = rng.int(4);
   if (habit === 0) return ` ${RUDE[rng.int(RUDE.length)]}`;
   if (habit === 1) return ` ${UNHELPFUL[rng.int(UNHELPFUL.length)]}`;
+  if (habit === 3 && p.kind !== 'hobby') return `${p.answer}${p.answer}`.slice(0, -1);
   switch (p.kind) {
-    case 'add': {
-      const wrong = (Number(p.key) + 1 + rng.int(5)) % 19;
-      return habit === 2 ? p.answer.replace(/is \d+\./, `is ${wrong}.`) : p.answer.replace(/\.$/, '');
-    }
+    case 'add':
+      return ` ${p.subject} is ${Number(p.key) + 1 + rng.int(3)}.`;
     case 'greet':
-      return habit === 2 ? ` Go away, ${p.key}.` : ` Hello ${p.key}`;
+      return ` Hello, ${NAMES[(NAMES.indexOf(p.key as (typeof NAMES)[number]) + 1 + rng.int(NAMES.length - 1)) % NAMES.length]}!`;
     case 'color': {
       const others = Object.values(COLORS).filter((c) => c !== p.key);
-      return habit === 2 ? p.answer.replace(p.key, others[rng.int(others.length)]!) : p.answer.replace(/\.$/, '');
+      return ` ${cap(p.subject)} is ${others[rng.int(others.length)]}.`;
     }
     case 'hobby':
-      return ` My hobby is ${HOBBIES[1 + rng.int(HOBBIES.length - 1)]}.`;
+      return ` My hobby is ${HOBBIES[HOBBIES.length - 1]}.`;
   }
 }
 
