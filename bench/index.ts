@@ -72,6 +72,13 @@ export interface StepRow {
   tfjsStepMs?: number;
   tfjsTokensPerSecond?: number;
   ratio?: number;
+  /**
+   * This process's CPU time per step (all threads). On a CPU adapter the
+   * rasteriser's threads are this process's, so this is the step's cost
+   * whatever else the machine runs; meaningless on a real GPU.
+   */
+  cpuMs: number;
+  tfjsCpuMs?: number;
   kernels?: KernelSummary[];
 }
 
@@ -137,8 +144,9 @@ export async function runBench(argv: string[]): Promise<BenchReport | undefined>
     for (const name of presets) {
       const row = await benchStep(gpu, name, B, T, steps, !values['no-kernels']);
       if (tfjs) {
-        const tfMs = await benchTfjsStep(tfjs, name, B, T, tfSteps);
+        const { ms: tfMs, cpuMs } = await benchTfjsStep(tfjs, name, B, T, tfSteps);
         row.tfjsStepMs = tfMs;
+        row.tfjsCpuMs = cpuMs;
         row.tfjsTokensPerSecond = (B * T) / (tfMs / 1000);
         row.ratio = tfMs / row.stepMs;
       }
@@ -294,10 +302,20 @@ async function benchStep(gpu: Gpu, name: string, B: number, T: number, steps: nu
   const { tokens, targets } = batchOf(config, B, T);
   try {
     await model.trainStep({ tokens, targets }, optimizer); // compiles every pipeline
+    const cpu = process.cpuUsage();
     const start = performance.now();
     for (let s = 0; s < steps; s++) await model.trainStep({ tokens, targets }, optimizer);
     const stepMs = (performance.now() - start) / steps;
-    const row: StepRow = { preset: name, parameters: parameterCount(config), batch: B, seqLen: T, stepMs, tokensPerSecond: (B * T) / (stepMs / 1000) };
+    const cpuMs = cpuMsSince(cpu) / steps;
+    const row: StepRow = {
+      preset: name,
+      parameters: parameterCount(config),
+      batch: B,
+      seqLen: T,
+      stepMs,
+      tokensPerSecond: (B * T) / (stepMs / 1000),
+      cpuMs,
+    };
     if (profile && gpu.timestamps) {
       // One more step with a pass per dispatch and timestamps around each.
       const profiler = new Profiler(gpu);
@@ -311,15 +329,21 @@ async function benchStep(gpu: Gpu, name: string, B: number, T: number, steps: nu
   }
 }
 
-async function benchTfjsStep({ tf }: TfjsSetup, name: string, B: number, T: number, steps: number): Promise<number> {
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1000;
+}
+
+async function benchTfjsStep({ tf }: TfjsSetup, name: string, B: number, T: number, steps: number): Promise<{ ms: number; cpuMs: number }> {
   const config = preset(name);
   const model = new TfjsGpt(tf, config, B, T);
   const { tokens, targets } = batchOf(config, B, T);
   try {
     await model.trainStep(tokens, targets); // compiles its shaders
+    const cpu = process.cpuUsage();
     const start = performance.now();
     for (let s = 0; s < steps; s++) await model.trainStep(tokens, targets);
-    return (performance.now() - start) / steps;
+    return { ms: (performance.now() - start) / steps, cpuMs: cpuMsSince(cpu) / steps };
   } finally {
     model.dispose();
   }
@@ -336,7 +360,7 @@ function batchOf(config: GPTConfig, B: number, T: number): { tokens: Int32Array;
 function printSteps(rows: StepRow[]): void {
   console.log(`\ntraining step (forward, backward, optimizer; ours AdamW, tfjs Adam), B=${rows[0]?.batch} T=${rows[0]?.seqLen}:`);
   printTable(
-    ['preset', 'parameters', 'ours ms', 'ours tokens/s', 'tfjs ms', 'tfjs tokens/s', 'ratio'],
+    ['preset', 'parameters', 'ours ms', 'ours tokens/s', 'tfjs ms', 'tfjs tokens/s', 'ratio', 'CPU ms ours', 'CPU ms tfjs', 'CPU ratio'],
     rows.map((r) => [
       r.preset,
       `${(r.parameters / 1e6).toFixed(2)}M`,
@@ -345,8 +369,12 @@ function printSteps(rows: StepRow[]): void {
       fmt(r.tfjsStepMs, 1),
       fmt(r.tfjsTokensPerSecond, 0),
       r.ratio === undefined ? '-' : `${fmt(r.ratio, 1)}×`,
+      fmt(r.cpuMs, 0),
+      fmt(r.tfjsCpuMs, 0),
+      r.tfjsCpuMs === undefined ? '-' : `${fmt(r.tfjsCpuMs / r.cpuMs, 1)}×`,
     ]),
   );
+  console.log('(CPU ms: this process\'s CPU time per step, all threads; on a CPU adapter it does not depend on what else the machine runs)');
 }
 
 function printKernels(r: StepRow): void {
