@@ -35,7 +35,14 @@ function serve(dir: string): Promise<{ server: Server; url: string }> {
       res.writeHead(404).end('not found');
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+    res
+      .writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        // Cross-origin isolated, as `npm run demo` serves it: a finer clock for CPU-side timings.
+        'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-embedder-policy': 'require-corp',
+      })
+      .end(readFileSync(file));
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/` })));
 }
@@ -239,6 +246,24 @@ describe('demo page in headless Chromium', () => {
     await context.close();
   }, 240_000);
 
+  it('times every kernel on the CPU where timestamp queries are not used', async () => {
+    const page = await browser.newPage({ viewport: LAPTOP });
+    await page.goto(`${url}?timings=cpu`);
+    await page.locator('#config').waitFor({ timeout: 60_000 });
+    const config = JSON.parse(await page.locator('#config').inputValue());
+    await page.locator('#config').fill(JSON.stringify({ ...config, steps: 3, sampleEvery: 3, evalEvery: 3 }));
+    await page.locator('#start').click();
+    await waitIdle(page);
+    await page.locator('#tab-timings').click();
+    await page.locator('#timings-table').waitFor();
+    await expect(page.locator('#timing-mode').textContent()).resolves.toContain('CPU-side');
+    const totals = await page.locator('#timings-table tbody tr').evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-kernel')!, Number(tr.querySelector('.total')!.textContent)] as const));
+    const matmuls = totals.filter(([name]) => name.startsWith('matmul_'));
+    expect(matmuls.length).toBeGreaterThan(2);
+    for (const [name, ms] of matmuls) expect(ms, name).toBeGreaterThan(0);
+    await page.close();
+  }, 120_000);
+
   it('says what is missing when the browser has no WebGPU', async () => {
     const page = await browser.newPage();
     await page.addInitScript(() => {
@@ -248,6 +273,7 @@ describe('demo page in headless Chromium', () => {
     const notice = page.locator('#no-webgpu');
     await notice.waitFor({ timeout: 30_000 });
     await expect(notice.textContent()).resolves.toContain('--enable-unsafe-webgpu');
+    await page.screenshot({ path: join(screenshots, 'no-webgpu.png'), fullPage: true });
     await page.close();
   });
 });
