@@ -99,6 +99,8 @@ describe('demo page in headless Chromium', () => {
         '--disable-component-update',
         '--disable-sync',
         '--no-first-run',
+        // Containers often have a small /dev/shm, where Chromium's renderers would crash.
+        '--disable-dev-shm-usage',
       ],
     });
   }, 120_000);
