@@ -31,7 +31,7 @@ import { initParameters } from '../src/model/params.ts';
 import { Rng } from '../src/reference/random.ts';
 import { AdamW, ADAMW_DEFAULTS } from '../src/train/adamw.ts';
 import { benchGeneration, type GenerationBench } from './generate.ts';
-import { loadTfjsWebgpu, TfjsGpt, timeTfMatmul, type TfjsSetup } from './tfjs.ts';
+import { loadTfjsWebgpu, medianRunTime, TfjsGpt, timeTfMatmul, type RunTime, type TfjsSetup } from './tfjs.ts';
 
 const USAGE = `usage: npm run bench -- [options]        (or: webgpu-rlhf bench [options])
   --presets tiny,mid     presets for the training step and generation
@@ -60,6 +60,8 @@ export interface MatmulRow {
   tfjs?: { nn: number; nt: number };
   /** ours (the chosen variant) over tfjs's better layout */
   ratio?: number;
+  /** the same ratio by this process's CPU time (see StepRow.cpuMs) */
+  cpuRatio?: number;
 }
 
 export interface StepRow {
@@ -216,25 +218,19 @@ function printAutotune(t: MatmulTuning): void {
   console.log(`untuned default: vec4 on every layout`);
 }
 
-/** Median milliseconds of one gemm in the forward layout (weight (N,K)), reading C back like the tfjs runs do. */
-async function timeOurMatmul(gpu: Gpu, M: number, N: number, K: number, variant: MatmulVariant, runs: number): Promise<number> {
+/** One gemm in the forward layout (weight (N,K)), reading C back as the tfjs runs do. */
+async function timeOurMatmul(gpu: Gpu, M: number, N: number, K: number, variant: MatmulVariant, runs: number): Promise<RunTime> {
   const rng = new Rng(M + N + K);
   const a = gpu.createBufferFrom('bench.a', rng.fillRandn(new Float32Array(M * K), 1));
   const w = gpu.createBufferFrom('bench.w', rng.fillRandn(new Float32Array(N * K), 1));
   const c = gpu.createBuffer('bench.c', M * N * 4);
-  const once = async () => {
-    const start = performance.now();
-    const rec = new Recorder(gpu);
-    gemm(rec, { binding: c, ld: N }, { binding: a, ld: K }, { binding: w, ld: K, transposed: true }, M, N, K, { variant });
-    rec.submit();
-    await gpu.readF32(c, 0, M * N);
-    return performance.now() - start;
-  };
   try {
-    await once();
-    const ms: number[] = [];
-    for (let r = 0; r < runs; r++) ms.push(await once());
-    return ms.sort((x, y) => x - y)[Math.floor(runs / 2)]!;
+    return await medianRunTime(async () => {
+      const rec = new Recorder(gpu);
+      gemm(rec, { binding: c, ld: N }, { binding: a, ld: K }, { binding: w, ld: K, transposed: true }, M, N, K, { variant });
+      rec.submit();
+      await gpu.readF32(c, 0, M * N);
+    }, runs);
   } finally {
     a.destroy();
     w.destroy();
@@ -266,13 +262,19 @@ async function benchMatmuls(
   for (const [shape, K, N] of shapes) {
     const M = rows;
     const ours: MatmulRow['ours'] = {};
-    for (const v of MATMUL_VARIANTS) ours[v] = gflops(M, N, K, await timeOurMatmul(gpu, M, N, K, v, runs));
+    let chosenCpuMs = NaN;
+    for (const v of MATMUL_VARIANTS) {
+      const t = await timeOurMatmul(gpu, M, N, K, v, runs);
+      ours[v] = gflops(M, N, K, t.ms);
+      if (v === chosen) chosenCpuMs = t.cpuMs;
+    }
     const row: MatmulRow = { shape, M, K, N, ours, chosen };
     if (tfjs) {
-      const nn = gflops(M, N, K, await timeTfMatmul(tfjs.tf, M, N, K, false, runs));
-      const nt = gflops(M, N, K, await timeTfMatmul(tfjs.tf, M, N, K, true, runs));
-      row.tfjs = { nn, nt };
-      row.ratio = ours[chosen]! / Math.max(nn, nt);
+      const nn = await timeTfMatmul(tfjs.tf, M, N, K, false, runs);
+      const nt = await timeTfMatmul(tfjs.tf, M, N, K, true, runs);
+      row.tfjs = { nn: gflops(M, N, K, nn.ms), nt: gflops(M, N, K, nt.ms) };
+      row.ratio = ours[chosen]! / Math.max(row.tfjs.nn, row.tfjs.nt);
+      row.cpuRatio = Math.min(nn.cpuMs, nt.cpuMs) / chosenCpuMs;
     }
     result.push(row);
   }
@@ -281,7 +283,7 @@ async function benchMatmuls(
       `(ours in the forward pass's layout, weight (N,K); tfjs with the weight (K,N) and (N,K); * = autotune's choice; ratio = chosen / tfjs's better):`,
   );
   printTable(
-    ['shape', 'M×K · K×N', ...MATMUL_VARIANTS, 'tfjs', 'tfjs (N,K)', 'ratio'],
+    ['shape', 'M×K · K×N', ...MATMUL_VARIANTS, 'tfjs', 'tfjs (N,K)', 'ratio', 'CPU ratio'],
     result.map((r) => [
       r.shape,
       `${r.M}×${r.K} · ${r.K}×${r.N}`,
@@ -289,8 +291,10 @@ async function benchMatmuls(
       fmt(r.tfjs?.nn),
       fmt(r.tfjs?.nt),
       r.ratio === undefined ? '-' : `${fmt(r.ratio, 1)}×`,
+      r.cpuRatio === undefined ? '-' : `${fmt(r.cpuRatio, 1)}×`,
     ]),
   );
+  console.log("(CPU ratio: tfjs's CPU time per matmul over ours, this process, all threads)");
   return result;
 }
 

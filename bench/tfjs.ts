@@ -44,27 +44,42 @@ export async function loadTfjsWebgpu(): Promise<TfjsSetup> {
   return { tf, adapter: name || 'unknown adapter' };
 }
 
+/** Wall-clock and this process's CPU milliseconds of one run (medians over runs). */
+export interface RunTime {
+  ms: number;
+  cpuMs: number;
+}
+
+/** Medians of `runs` timed runs of `once`, after one untimed run that compiles. */
+export async function medianRunTime(once: () => Promise<void>, runs: number): Promise<RunTime> {
+  await once();
+  const ms: number[] = [];
+  const cpuMs: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const cpu = process.cpuUsage();
+    const start = performance.now();
+    await once();
+    ms.push(performance.now() - start);
+    const used = process.cpuUsage(cpu);
+    cpuMs.push((used.user + used.system) / 1000);
+  }
+  const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  return { ms: median(ms), cpuMs: median(cpuMs) };
+}
+
 /**
- * Milliseconds of tf.matMul(a(M,K), b) with b stored (K,N), or (N,K) with
- * transposeB: the median of `runs` after one run that compiles, each run
- * reading the product back (as the caller of a tfjs op does).
+ * tf.matMul(a(M,K), b) with b stored (K,N), or (N,K) with transposeB, each
+ * run reading the product back (as the caller of a tfjs op does).
  */
-export async function timeTfMatmul(tf: TfModule, M: number, N: number, K: number, transposeB: boolean, runs: number): Promise<number> {
+export async function timeTfMatmul(tf: TfModule, M: number, N: number, K: number, transposeB: boolean, runs: number): Promise<RunTime> {
   const a = tf.randomNormal([M, K], 0, 1, 'float32', 1);
   const b = tf.randomNormal(transposeB ? [N, K] : [K, N], 0, 1, 'float32', 2);
-  const once = async () => {
-    const start = performance.now();
-    const c = tf.matMul(a, b, false, transposeB);
-    await c.data();
-    const ms = performance.now() - start;
-    c.dispose();
-    return ms;
-  };
   try {
-    await once();
-    const ms: number[] = [];
-    for (let r = 0; r < runs; r++) ms.push(await once());
-    return ms.sort((x, y) => x - y)[Math.floor(runs / 2)]!;
+    return await medianRunTime(async () => {
+      const c = tf.matMul(a, b, false, transposeB);
+      await c.data();
+      c.dispose();
+    }, runs);
   } finally {
     a.dispose();
     b.dispose();
