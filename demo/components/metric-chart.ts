@@ -79,7 +79,8 @@ export class MetricChart extends LitElement {
         legend: { show: true },
         scales: { x: { time: false } },
         axes: [
-          { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,0.15)' } },
+          // Steps are whole numbers: no ticks between them.
+          { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,0.15)' }, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] },
           { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,0.15)' }, size: 52, values: (_u, ticks) => ticks.map(formatValue) },
         ],
         series: [{ label: 'step' }, ...this.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true, points: { show: false } }))],

@@ -76,9 +76,29 @@ export class TrainView extends SessionElement {
         list-style: none;
         overflow-wrap: anywhere;
       }
+      /* One column on a phone: the run, then what it shows (charts, samples), then files and the log. */
       @media (max-width: 820px) {
         .layout {
           grid-template-columns: minmax(0, 1fr);
+        }
+        .side,
+        .main {
+          display: contents;
+        }
+        .run {
+          order: 1;
+        }
+        .charts {
+          order: 2;
+        }
+        samples-panel {
+          order: 3;
+        }
+        .files {
+          order: 4;
+        }
+        .log-panel {
+          order: 5;
         }
       }
     `,
@@ -92,12 +112,12 @@ export class TrainView extends SessionElement {
     return html`
       <div class="layout">
         <div class="side">
-          <section class="panel" aria-labelledby="run-heading">
+          <section class="panel run" aria-labelledby="run-heading">
             <h2 id="run-heading">Run</h2>
             <config-editor .session=${s}></config-editor>
             <run-status .session=${s}></run-status>
           </section>
-          <section class="panel" aria-labelledby="files-heading">
+          <section class="panel files" aria-labelledby="files-heading">
             <h2 id="files-heading">Files</h2>
             <file-drop .session=${s}></file-drop>
             <checkpoint-list .session=${s}></checkpoint-list>
@@ -119,7 +139,7 @@ export class TrainView extends SessionElement {
             ${keyed(stage, CHARTS[stage].map((c) => html`<metric-chart id=${c.id} .label=${c.label} .series=${c.series} .points=${points}></metric-chart>`))}
           </div>
           <samples-panel .session=${s}></samples-panel>
-          <section class="panel">
+          <section class="panel log-panel">
             <h2>Log <span class="muted">(newest first)</span></h2>
             <ol class="log mono" id="log">
               ${s.run.log
