@@ -10,7 +10,7 @@
  *      and ratio, and our per-kernel profile;
  *   4. generation tokens/s with the KV cache.
  *
- *   npm run bench -- [--presets tiny,mid] [--steps 3] [--tf-steps 2] [--batch 4] [--seq-len 64]
+ *   npm run bench -- [--presets tiny,mid] [--steps 3] [--tf-steps 3] [--batch 4] [--seq-len 64]
  *                    [--matmul-preset mid] [--runs 3] [--no-tfjs] [--no-kernels] [--no-generation] [--json FILE]
  *
  * WEBGPU_RLHF_MATMUL pins the variants instead of tuning (`bcast`, or `NT=bcast,NN=vec4,TN=bcast`).
@@ -31,16 +31,17 @@ import { initParameters } from '../src/model/params.ts';
 import { Rng } from '../src/reference/random.ts';
 import { AdamW, ADAMW_DEFAULTS } from '../src/train/adamw.ts';
 import { benchGeneration, type GenerationBench } from './generate.ts';
-import { loadTfjsWebgpu, medianRunTime, TfjsGpt, timeTfMatmul, type RunTime, type TfjsSetup } from './tfjs.ts';
+import { bestRunTime, loadTfjsWebgpu, TfjsGpt, timeTfMatmul, type RunTime, type TfjsSetup } from './tfjs.ts';
 
 const USAGE = `usage: npm run bench -- [options]        (or: webgpu-rlhf bench [options])
   --presets tiny,mid     presets for the training step and generation
   --steps N              timed training steps of ours per preset (3)
-  --tf-steps N           timed training steps of tfjs per preset (2)
+  --tf-steps N           timed training steps of tfjs per preset (3)
   --batch B --seq-len T  training batch (4 x 64)
   --matmul-preset NAME   the GPT-2 config whose layer shapes the matmul table uses, at B·T rows (mid)
   --lm-head-vocab N      vocabulary columns of the LM-head matmul at most (8192; GPT-2's 50257 would take minutes)
-  --runs N               timed runs per matmul (3, median)
+  --runs N               timed runs per matmul (3)
+every time is the best of its timed runs, after an untimed one that compiles
   --no-tfjs              skip TensorFlow.js
   --no-kernels           skip our per-kernel profile tables
   --no-generation        skip the generation speed
@@ -100,7 +101,7 @@ export async function runBench(argv: string[]): Promise<BenchReport | undefined>
     options: {
       presets: { type: 'string', default: 'tiny,mid' },
       steps: { type: 'string', default: '3' },
-      'tf-steps': { type: 'string', default: '2' },
+      'tf-steps': { type: 'string', default: '3' },
       batch: { type: 'string', default: '4' },
       'seq-len': { type: 'string', default: '64' },
       'matmul-preset': { type: 'string', default: 'mid' },
@@ -225,7 +226,7 @@ async function timeOurMatmul(gpu: Gpu, M: number, N: number, K: number, variant:
   const w = gpu.createBufferFrom('bench.w', rng.fillRandn(new Float32Array(N * K), 1));
   const c = gpu.createBuffer('bench.c', M * N * 4);
   try {
-    return await medianRunTime(async () => {
+    return await bestRunTime(async () => {
       const rec = new Recorder(gpu);
       gemm(rec, { binding: c, ld: N }, { binding: a, ld: K }, { binding: w, ld: K, transposed: true }, M, N, K, { variant });
       rec.submit();
@@ -305,12 +306,9 @@ async function benchStep(gpu: Gpu, name: string, B: number, T: number, steps: nu
   const optimizer = new AdamW(gpu, model.params, ADAMW_DEFAULTS);
   const { tokens, targets } = batchOf(config, B, T);
   try {
-    await model.trainStep({ tokens, targets }, optimizer); // compiles every pipeline
-    const cpu = process.cpuUsage();
-    const start = performance.now();
-    for (let s = 0; s < steps; s++) await model.trainStep({ tokens, targets }, optimizer);
-    const stepMs = (performance.now() - start) / steps;
-    const cpuMs = cpuMsSince(cpu) / steps;
+    const { ms: stepMs, cpuMs } = await bestRunTime(async () => {
+      await model.trainStep({ tokens, targets }, optimizer);
+    }, steps);
     const row: StepRow = {
       preset: name,
       parameters: parameterCount(config),
@@ -333,21 +331,15 @@ async function benchStep(gpu: Gpu, name: string, B: number, T: number, steps: nu
   }
 }
 
-function cpuMsSince(start: NodeJS.CpuUsage): number {
-  const used = process.cpuUsage(start);
-  return (used.user + used.system) / 1000;
-}
-
-async function benchTfjsStep({ tf }: TfjsSetup, name: string, B: number, T: number, steps: number): Promise<{ ms: number; cpuMs: number }> {
+async function benchTfjsStep({ tf }: TfjsSetup, name: string, B: number, T: number, steps: number): Promise<RunTime> {
   const config = preset(name);
   const model = new TfjsGpt(tf, config, B, T);
   const { tokens, targets } = batchOf(config, B, T);
   try {
-    await model.trainStep(tokens, targets); // compiles its shaders
-    const cpu = process.cpuUsage();
-    const start = performance.now();
-    for (let s = 0; s < steps; s++) await model.trainStep(tokens, targets);
-    return { ms: (performance.now() - start) / steps, cpuMs: cpuMsSince(cpu) / steps };
+    // tfjs compiles its shaders in the untimed first step, as we do.
+    return await bestRunTime(async () => {
+      await model.trainStep(tokens, targets);
+    }, steps);
   } finally {
     model.dispose();
   }
