@@ -6,7 +6,8 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseMatmulPin, type TuningStore } from '../gpu/autotune.ts';
+import { autotuneMatmul, parseMatmulPin, type MatmulTuning, type TuningStore } from '../gpu/autotune.ts';
+import type { Gpu } from '../gpu/gpu.ts';
 import type { MatmulVariant, MatmulVariantChoice } from '../kernels/matmul.ts';
 
 export function defaultTuningCachePath(): string {
@@ -38,4 +39,13 @@ export function fileTuningStore(path = defaultTuningCachePath()): TuningStore {
 export function matmulPinFromEnv(env: NodeJS.ProcessEnv = process.env): MatmulVariant | MatmulVariantChoice | undefined {
   const text = env.WEBGPU_RLHF_MATMUL?.trim();
   return text ? parseMatmulPin(text) : undefined;
+}
+
+/**
+ * What a command does at start-up, after requestGpu: the pin from
+ * WEBGPU_RLHF_MATMUL if set, else the cached choice for this adapter, else a
+ * quick measurement (once per adapter; seconds, most of it compiling).
+ */
+export async function tuneMatmulAtStartup(gpu: Gpu, store: TuningStore = fileTuningStore()): Promise<MatmulTuning> {
+  return autotuneMatmul(gpu, { store, pin: matmulPinFromEnv() });
 }
