@@ -22,6 +22,9 @@
 //   of A a workgroup needs are made workgroup-uniform (ROWS rows per
 //   workgroup) and only B is read per lane, a vec4 at a time. Needs B's
 //   contiguous dimension and offset to be multiples of 4; A takes any layout.
+//   (Measured on lavapipe: a uniform load is not free either, it looks for
+//   the first active lane and branches on the bounds check, so at GPT-2
+//   layer shapes this variant runs level with `vec4`, not ahead of it.)
 // - `matmul_tiled`: for GPUs. A 64x64 block of C per 16x16 workgroup, the A
 //   and B panels staged through workgroup memory between barriers, so each
 //   element read from memory serves 64 multiply-adds. Any shape. On a CPU
