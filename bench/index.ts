@@ -216,7 +216,7 @@ function printAutotune(t: MatmulTuning): void {
       }),
     ]),
   );
-  console.log(`untuned default: vec4 on every layout`);
+  console.log("untuned default: vec4 on every layout; another variant is chosen where it is more than 10% faster");
 }
 
 /** One gemm in the forward layout (weight (N,K)), reading C back as the tfjs runs do. */

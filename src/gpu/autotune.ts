@@ -80,7 +80,15 @@ export interface AutotuneOptions {
   /** timed runs per variant and layout (the best counts), after one untimed run that compiles */
   runs?: number;
   variants?: readonly MatmulVariant[];
+  /**
+   * Keep the default variant (`vec4`) unless another is faster by more than
+   * this fraction (0.1): timing noise alone then does not flip the choice.
+   */
+  margin?: number;
 }
+
+/** What gemm runs where nothing was tuned. */
+const DEFAULT_VARIANT: MatmulVariant = 'vec4';
 
 const TUNING_VERSION = 1;
 
@@ -111,10 +119,13 @@ export async function autotuneMatmul(gpu: Gpu, options: AutotuneOptions = {}): P
     }
   }
   const timings = await timeVariants(gpu, shape, options.variants ?? MATMUL_VARIANTS, options.runs ?? 3);
+  const margin = options.margin ?? 0.1;
   const choice: MatmulVariantChoice = {};
   for (const layout of TUNED_LAYOUTS) {
-    const best = timings.filter((t) => t.layout === layout).sort((x, y) => x.ms - y.ms)[0];
-    if (best) choice[layout] = best.variant;
+    const measured = timings.filter((t) => t.layout === layout);
+    const best = [...measured].sort((x, y) => x.ms - y.ms)[0];
+    const fallback = measured.find((t) => t.variant === DEFAULT_VARIANT);
+    if (best) choice[layout] = fallback && fallback.ms <= best.ms * (1 + margin) ? fallback.variant : best.variant;
   }
   const tuning: MatmulTuning = { adapter: gpu.name, version: TUNING_VERSION, shape, choice, timings, source: 'measured', date };
   setMatmulVariants(gpu, choice);
