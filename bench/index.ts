@@ -41,11 +41,11 @@ const USAGE = `usage: npm run bench -- [options]        (or: webgpu-rlhf bench [
   --matmul-preset NAME   the GPT-2 config whose layer shapes the matmul table uses, at B·T rows (mid)
   --lm-head-vocab N      vocabulary columns of the LM-head matmul at most (8192; GPT-2's 50257 would take minutes)
   --runs N               timed runs per matmul (3)
-every time is the best of its timed runs, after an untimed one that compiles
   --no-tfjs              skip TensorFlow.js
   --no-kernels           skip our per-kernel profile tables
   --no-generation        skip the generation speed
   --json FILE            write every figure as JSON
+every time is the best of its timed runs, after an untimed one that compiles
 environment: WEBGPU_RLHF_MATMUL=bcast (or NT=bcast,NN=vec4,TN=bcast) pins the matmul variants`;
 
 export interface MatmulRow {
