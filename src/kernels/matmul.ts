@@ -41,7 +41,7 @@ export interface GemmOptions {
   /**
    * Kernel variant. By default the one chosen for this device and layout by
    * setMatmulVariants (the autotune), else `vec4`; where the operands do not
-   * allow the choice, `vec4` and then `scalar`.
+   * allow the choice or the shape does not suit it, `vec4` and then `scalar`.
    */
   variant?: MatmulVariant;
 }
@@ -108,7 +108,7 @@ export function variantEligible(variant: MatmulVariant, a: Operand, b: Operand):
   }
 }
 
-function pickVariant(gpu: Gpu, a: Operand, b: Operand, options: GemmOptions): MatmulVariant {
+function pickVariant(gpu: Gpu, a: Operand, b: Operand, N: number, options: GemmOptions): MatmulVariant {
   if (options.variant) {
     if (!variantEligible(options.variant, a, b)) {
       throw new Error(
@@ -118,8 +118,17 @@ function pickVariant(gpu: Gpu, a: Operand, b: Operand, options: GemmOptions): Ma
     return options.variant;
   }
   const preferred = chosenVariants.get(gpu)?.[layoutOf(a, b)];
-  if (preferred && variantEligible(preferred, a, b)) return preferred;
+  if (preferred && variantEligible(preferred, a, b) && suits(preferred, N)) return preferred;
   return vec4Eligible(a, b) ? 'vec4' : 'scalar';
+}
+
+/**
+ * The choice is tuned at one shape. matmul_bcast spreads a workgroup's lanes
+ * over 256 columns of C, so on a narrower C most lanes would idle (tiny's
+ * C=64 weight gradients ran 5x slower than vec4): leave those to the default.
+ */
+function suits(variant: MatmulVariant, N: number): boolean {
+  return variant !== 'bcast' || N >= BCAST_WG * BCAST_COLS;
 }
 
 const unusedOutputs = new WeakMap<Gpu, GPUBuffer>();
@@ -146,7 +155,7 @@ export function gemm(
 ): void {
   const gpu = rec.gpu;
   const bias = options.bias ?? null;
-  const variant = pickVariant(gpu, a, b, options);
+  const variant = pickVariant(gpu, a, b, N, options);
   const overrides: Record<string, boolean | number> = {
     TRANS_A: a.transposed ?? false,
     TRANS_B: b.transposed ?? false,

@@ -168,30 +168,32 @@ function transpose(x: Float32Array, rows: number, cols: number): Float32Array {
 }
 
 describe('variant choice', () => {
-  it('follows setMatmulVariants per layout and falls back where the operands do not allow the variant', async () => {
-    const [M, N, K] = [5, 6, 7]; // K=7: A (M,K) is not vec4-addressable, B (K,N) with ld 8 is
+  it('follows setMatmulVariants per layout, falling back where the operands or the shape do not suit the variant', async () => {
+    const K = 7; // A (M,K) is not vec4-addressable, B (K,N) with ld 260 is
+    const M = 5;
     const rng = new Rng(3);
-    const a = randn(rng, M * K);
-    const b = randn(rng, K * 8);
-    const c = zeros(gpu, 'c', M * N);
+    const a = upload(gpu, 'a', randn(rng, M * K));
+    const b = upload(gpu, 'b', randn(rng, K * 260));
+    const c = zeros(gpu, 'c', M * 260);
     const names: string[] = [];
-    const record = () =>
+    const record = (N: number) =>
       run(gpu, (rec) => {
         const dispatch = rec.dispatch.bind(rec);
         rec.dispatch = (name, pipeline, ...rest) => {
           names.push(pipeline.label);
           return dispatch(name, pipeline, ...rest);
         };
-        gemm(rec, { binding: c, ld: N }, { binding: upload(gpu, 'a', a), ld: K }, { binding: upload(gpu, 'b', b), ld: 8 }, M, N, K);
+        gemm(rec, { binding: c, ld: N }, { binding: a, ld: K }, { binding: b, ld: 260 }, M, N, K);
       });
     expect(matmulVariantsOf(gpu)).toEqual({}); // tests run the deterministic default unless they choose
-    await record();
+    await record(260);
     setMatmulVariants(gpu, { NN: 'bcast' });
-    await record();
+    await record(260);
+    await record(6); // too narrow for bcast's 256 columns a workgroup
     setMatmulVariants(gpu, { NN: 'vec4', NT: 'tiled' });
-    await record();
+    await record(260);
     setMatmulVariants(gpu, {});
-    expect(names.map((l) => l.split(':')[1])).toEqual(['matmul', 'matmul_bcast', 'matmul']);
+    expect(names.map((l) => l.split(':')[1])).toEqual(['matmul', 'matmul_bcast', 'matmul', 'matmul']);
   });
 });
 
