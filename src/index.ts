@@ -70,3 +70,14 @@ export type { DataInput } from './stages/language-model.ts';
 export type { TrainLoopResult, SaveCheckpoint } from './train/loop.ts';
 /** The built-in task: its world, datasets and the gold labeler. */
 export * as task from './task/index.ts';
+export {
+  runPipeline,
+  PIPELINE_PRESETS,
+  PIPELINE_STAGES,
+  PipelineStopped,
+  type PipelineSettings,
+  type PipelineSummary,
+  type PipelineHooks,
+  type PipelineStage,
+  type PipelinePresetName,
+} from './stages/pipeline.ts';

@@ -1,9 +1,11 @@
 /** The `webgpu-rlhf` command line (Node only). */
 import { Command } from 'commander';
+import { registerBench } from './commands/bench.ts';
 import { registerEval } from './commands/eval.ts';
 import { registerGenerate } from './commands/generate.ts';
 import { registerInfo } from './commands/info.ts';
 import { registerLanguageModelCommands } from './commands/language-model.ts';
+import { registerPipeline } from './commands/pipeline.ts';
 import { registerPpo } from './commands/ppo.ts';
 import { registerReward } from './commands/reward.ts';
 
@@ -18,6 +20,8 @@ registerReward(program);
 registerPpo(program);
 registerGenerate(program);
 registerEval(program);
+registerPipeline(program);
+registerBench(program);
 registerInfo(program);
 
 try {

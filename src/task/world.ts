@@ -21,7 +21,7 @@ export interface TaskPrompt {
 }
 
 /** Sums of two numbers from 1 to OPERANDS: few enough for a tiny model to learn them all. */
-export const OPERANDS = 3;
+export const OPERANDS = 2;
 
 export const NAMES = ['Ada', 'Bob', 'Cy', 'Dee', 'Eve', 'Fay'] as const;
 
@@ -126,10 +126,11 @@ export function demonstration(rng: Rng, p: TaskPrompt): string {
  * continue: rude, unhelpful, wrong, harmful, or stuck repeating itself.
  */
 export function badAnswer(rng: Rng, p: TaskPrompt): string {
-  const habit = rng.int(4);
-  if (habit === 0) return ` ${RUDE[rng.int(RUDE.length)]}`;
-  if (habit === 1) return ` ${UNHELPFUL[rng.int(UNHELPFUL.length)]}`;
-  if (habit === 3 && p.kind !== 'hobby') return `${p.answer}${p.answer}`.slice(0, -1);
+  // Wrong facts are the rarest habit: the corpus must still teach the facts.
+  const habit = rng.uniform();
+  if (habit < 0.3) return ` ${RUDE[rng.int(RUDE.length)]}`;
+  if (habit < 0.55) return ` ${UNHELPFUL[rng.int(UNHELPFUL.length)]}`;
+  if (habit < 0.8 && p.kind !== 'hobby') return `${p.answer}${p.answer}`.slice(0, -1);
   switch (p.kind) {
     case 'add':
       return ` ${p.subject} is ${Number(p.key) + 1 + rng.int(3)}.`;

@@ -1,0 +1,190 @@
+/**
+ * `webgpu-rlhf pipeline` (what `npm start` runs): every stage on the built-in
+ * task into sub-directories of --out, then summary.json, report.html and a
+ * summary table on the terminal.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { z } from 'zod';
+import { requestGpu } from '../../gpu/device.ts';
+import { SCORE_NAME } from '../../model/reward-model.ts';
+import {
+  PIPELINE_PRESETS,
+  PIPELINE_STAGES,
+  PipelineStopped,
+  runPipeline,
+  type PipelinePresetName,
+  type PipelineSettings,
+  type PipelineStage,
+  type PipelineSummary,
+} from '../../stages/pipeline.ts';
+import { BytesTokenizer } from '../../tokenizer/bytes.ts';
+import { number } from '../options.ts';
+import { Progress } from '../progress.ts';
+import { renderReport, resultRows, stageRows, type MetricsByStage } from '../report.ts';
+import { appendMetrics, saveCheckpoint, writeFileAtomic } from '../run-dir.ts';
+
+const positiveInt = z.number().int().positive();
+const positive = z.number().positive();
+const training = { steps: positiveInt, batchSize: positiveInt, lr: positive, warmup: z.number().int().nonnegative() };
+/** What --config may override: any part of the preset's settings, nothing else. */
+const settingsSchema = z
+  .strictObject({
+    seed: z.number().int().nonnegative(),
+    model: z.string().min(1),
+    modelOverrides: z.strictObject({ nLayer: positiveInt, nHead: positiveInt, nEmbd: positiveInt, nPositions: positiveInt }).partial(),
+    task: z.strictObject({ corpusDialogues: positiveInt, sftExamples: positiveInt, rankingPrompts: positiveInt, ppoPrompts: positiveInt, evalPrompts: positiveInt }).partial(),
+    pretrain: z.strictObject({ ...training, seqLen: positiveInt }).partial(),
+    sft: z.strictObject({ ...training, seqLen: positiveInt }).partial(),
+    rankings: z.strictObject({ samples: z.number().int().min(2), temperature: positive, maxNewTokens: positiveInt }).partial(),
+    reward: z.strictObject({ ...training, evalFraction: z.number().gt(0).lt(1) }).partial(),
+    ppo: z
+      .strictObject({
+        ...training,
+        responseLength: positiveInt,
+        temperature: positive,
+        klCoef: z.number().nonnegative(),
+        ppoEpochs: positiveInt,
+        miniBatches: positiveInt,
+        missingEosPenalty: z.number().nullable(),
+      })
+      .partial(),
+    eval: z.strictObject({ temperature: z.number().nonnegative(), maxNewTokens: positiveInt, batchSize: positiveInt }).partial(),
+  })
+  .partial();
+
+/** The preset with a --config file's settings over it, section by section. */
+export function pipelineSettings(presetName: PipelinePresetName, overrides: unknown, source: string): PipelineSettings {
+  const parsed = settingsSchema.safeParse(overrides);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`${source}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+  }
+  const settings = structuredClone(PIPELINE_PRESETS[presetName]) as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(parsed.data)) {
+    settings[key] = typeof value === 'object' && value !== null ? { ...(settings[key] as object), ...value } : value;
+  }
+  return settings as unknown as PipelineSettings;
+}
+
+const timestamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+
+/** Stage names as directories; the rankings and the datasets go to data/. */
+const STAGE_DIRS: Partial<Record<PipelineStage, string>> = { pretrain: 'pretrain', sft: 'sft', reward: 'reward', ppo: 'ppo', eval: 'eval' };
+
+export function registerPipeline(program: Command): void {
+  const cmd = program
+    .command('pipeline')
+    .description(
+      'the whole RLHF run on the built-in task: pretrain → SFT → K samples per prompt ranked by the gold labeler → reward model → PPO → ' +
+        'PPO vs SFT under the reward model and the gold labeler; writes every stage, summary.json and report.html into --out',
+    )
+    .option('--out <dir>', 'run directory (default: runs/pipeline-<date>-<time>)')
+    .addOption(new Option('--preset <name>', 'cpu: a tiny model, minutes on a CPU adapter; gpu: a larger model trained longer').choices(Object.keys(PIPELINE_PRESETS)).default('cpu'))
+    .option('--seed <n>', 'seed of the task data, initialisation and sampling (default: the preset\'s)', number)
+    .option('--config <file>', 'JSON overriding any of the preset\'s settings, e.g. {"ppo": {"steps": 60}} (pipeline_config.json in a run shows them all)');
+  cmd.action(async () => {
+    const o = cmd.opts<{ out?: string; preset: PipelinePresetName; seed?: number; config?: string }>();
+    const out = o.out ?? join('runs', `pipeline-${timestamp()}`);
+    let overrides: unknown = {};
+    if (o.config) {
+      try {
+        overrides = JSON.parse(readFileSync(o.config, 'utf8'));
+      } catch (e) {
+        throw new Error(`--config ${o.config}: ${(e as Error).message}`);
+      }
+    }
+    const settings = pipelineSettings(o.preset, overrides, o.config ?? 'settings');
+    if (o.seed !== undefined) settings.seed = o.seed;
+    if (existsSync(out) && readdirSync(out).length > 0) throw new Error(`${out} is not empty; choose another --out`);
+    mkdirSync(join(out, 'data'), { recursive: true });
+    writeFileAtomic(join(out, 'pipeline_config.json'), `${JSON.stringify({ preset: o.preset, ...settings }, null, 2)}\n`);
+
+    const gpu = await requestGpu();
+    console.log(`pipeline: adapter ${gpu.name}`);
+    console.log(`pipeline: preset ${o.preset}, seed ${settings.seed}, writing ${out}`);
+    let stopRequested = false;
+    const onSignal = () => {
+      stopRequested = true;
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const metrics: MetricsByStage = {};
+    let progress: Progress | null = null;
+    const began = performance.now();
+    try {
+      const summary = await runPipeline(gpu, settings, {
+        onDataset: (name, contents) => writeFileAtomic(join(out, 'data', name), contents),
+        onStageStart: (stage, steps, report) => {
+          console.log(`\n== ${stage}`);
+          for (const line of report) console.log(`${stage}: ${line}`);
+          progress = new Progress(stage, steps);
+        },
+        onStep: (_stage, step, m) =>
+          progress?.update(step, { loss: m.loss ?? m['objective/scores'], tokensPerSecond: m.tokens_per_second }),
+        onMetrics: (stage, record) => {
+          (metrics[stage] ??= []).push(record);
+          const dir = STAGE_DIRS[stage];
+          if (dir) appendMetrics(join(out, dir), { stage, ...record });
+          const shown = stage === 'ppo' ? { scores: record['objective/scores']!, kl: record['objective/kl']! } : { ...record, step: undefined, lr: undefined };
+          progress?.log(record.step, Object.fromEntries(Object.entries(shown).filter(([, v]) => v !== undefined)) as Record<string, number>);
+        },
+        onStageEnd: (stage, stageSummary, checkpoint) => {
+          progress?.stop();
+          progress = null;
+          const dir = STAGE_DIRS[stage];
+          if (checkpoint && dir) {
+            const isReward = checkpoint.score !== undefined;
+            saveCheckpoint(join(out, dir), {
+              config: checkpoint.config,
+              params: checkpoint.params,
+              ...(isReward
+                ? {
+                    extraTensors: new Map([[SCORE_NAME, { shape: [1, checkpoint.config.nEmbd], data: checkpoint.score! }]]),
+                    extraConfig: { architectures: ['GPT2ForSequenceClassification'], num_labels: 1, pad_token_id: new BytesTokenizer().eosId },
+                  }
+                : {}),
+            });
+          }
+          const figures = Object.entries(stageSummary).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
+          console.log(`${stage}: done; ${figures.join(', ')}`);
+        },
+        shouldStop: () => stopRequested,
+      });
+      writeFileAtomic(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+      writeFileAtomic(join(out, 'report.html'), renderReport(summary, metrics, `webgpu-rlhf pipeline (${o.preset}, seed ${settings.seed})`));
+      printSummary(summary, out, (performance.now() - began) / 1000);
+    } catch (e) {
+      if (e instanceof PipelineStopped) {
+        console.log(`\npipeline: ${e.message}; the stages before it are saved in ${out}`);
+        process.exitCode = 130;
+        return;
+      }
+      throw e;
+    } finally {
+      (progress as Progress | null)?.stop();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      gpu.destroy();
+    }
+  });
+}
+
+function printSummary(summary: PipelineSummary, out: string, seconds: number): void {
+  const table = (rows: string[][]) => {
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+    return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
+  };
+  console.log(`\n== summary (${seconds.toFixed(0)} s in all, adapter ${summary.adapter})\n`);
+  console.log(table([['stage', 'time', 'final'], ...stageRows(summary)]));
+  console.log();
+  console.log(table(resultRows(summary)));
+  console.log('\nheld-out samples (gold score in brackets):');
+  for (const x of summary.samples) {
+    console.log(`  ${JSON.stringify(x.prompt.replace(/^User: |\nAssistant:$/g, ''))}`);
+    console.log(`    SFT: ${JSON.stringify(x.baseline)} (${x.baseline_gold?.toFixed(2)})`);
+    console.log(`    PPO: ${JSON.stringify(x.policy)} (${x.policy_gold?.toFixed(2)})`);
+  }
+  console.log(`\nwrote ${out}: data/ (every dataset), ${PIPELINE_STAGES.filter((s) => STAGE_DIRS[s]).join('/, ')}/, summary.json, report.html`);
+}
