@@ -61,8 +61,11 @@ function fact(rng: Rng): string {
     }
     case 2:
       return `My hobby is ${HOBBIES[rng.int(HOBBIES.length)]}.`;
-    default:
-      return `Hello, ${NAMES[rng.int(NAMES.length)]}!`;
+    default: {
+      // Greetings are not facts: a name comes from the question, never from the corpus.
+      const [thing, color] = Object.entries(COLORS)[rng.int(Object.keys(COLORS).length)]!;
+      return `The color of ${thing} is ${color}.`;
+    }
   }
 }
 

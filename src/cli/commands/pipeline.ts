@@ -117,6 +117,8 @@ export function registerPipeline(program: Command): void {
       const summary = await runPipeline(gpu, settings, {
         onDataset: (name, contents) => writeFileAtomic(join(out, 'data', name), contents),
         onStageStart: (stage, steps, report) => {
+          const dir = STAGE_DIRS[stage];
+          if (dir) mkdirSync(join(out, dir), { recursive: true });
           console.log(`\n== ${stage}`);
           for (const line of report) console.log(`${stage}: ${line}`);
           progress = new Progress(stage, steps);
