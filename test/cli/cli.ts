@@ -14,8 +14,8 @@ export interface CliResult {
   stderr: string;
 }
 
-export function cli(args: string[]): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+export function cli(args: string[], timeoutMs = 300_000): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
