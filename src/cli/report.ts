@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { PipelineStage, PipelineSummary } from '../stages/pipeline.ts';
 
 export type MetricsByStage = Partial<Record<PipelineStage, ({ step: number } & Record<string, number>)[]>>;
@@ -30,8 +31,8 @@ const CHARTS: Chart[] = [
 
 function uplotAssets(): { js: string; css: string } {
   const require = createRequire(import.meta.url);
-  const dir = require.resolve('uplot/dist/uPlot.iife.min.js').replace(/uPlot\.iife\.min\.js$/, '');
-  return { js: readFileSync(`${dir}uPlot.iife.min.js`, 'utf8'), css: readFileSync(`${dir}uPlot.min.css`, 'utf8') };
+  const dir = dirname(require.resolve('uplot/dist/uPlot.iife.min.js'));
+  return { js: readFileSync(join(dir, 'uPlot.iife.min.js'), 'utf8'), css: readFileSync(join(dir, 'uPlot.min.css'), 'utf8') };
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

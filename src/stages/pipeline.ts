@@ -15,7 +15,7 @@ import { initParameters } from '../model/params.ts';
 import { PPO_DEFAULTS, type PpoMetrics, type PpoSettings } from '../model/ppo-trainer.ts';
 import { SCORE_NAME } from '../model/reward-model.ts';
 import { loadPrompts } from '../data/formats.ts';
-import { goldRankingRecord, goldScore } from '../task/labeler.ts';
+import { goldJudge, goldRankingRecord, goldScore } from '../task/labeler.ts';
 import { makeTaskDatasets, parseTaskPrompt, type TaskSizes } from '../task/datasets.ts';
 import { BytesTokenizer } from '../tokenizer/bytes.ts';
 import { ADAMW_DEFAULTS, type AdamWConfig } from '../train/adamw.ts';
@@ -148,12 +148,6 @@ const seconds = (since: number) => (performance.now() - since) / 1000;
 
 function optimizer(lr: number, weightDecay = ADAMW_DEFAULTS.weightDecay): AdamWConfig {
   return { ...ADAMW_DEFAULTS, lr, weightDecay };
-}
-
-function judge(prompt: string, response: string): number {
-  const p = parseTaskPrompt(prompt);
-  if (!p) throw new Error(`not a prompt of the built-in task: ${JSON.stringify(prompt)}`);
-  return goldScore(p, response);
 }
 
 export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: PipelineHooks = {}): Promise<PipelineSummary> {
@@ -427,7 +421,7 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
     topP: 1,
     seed: s.seed,
     batchSize: s.eval.batchSize,
-    judge,
+    judge: goldJudge,
     onProgress: (done) => hooks.onStep?.('eval', done, {}),
   });
   const gold = report.gold!;

@@ -14,6 +14,7 @@
  *
  * The best possible response scores 1.
  */
+import { parseTaskPrompt } from './datasets.ts';
 import { COLORS, HOBBIES, NAMES, RUDE, UNHELPFUL, type TaskPrompt } from './world.ts';
 
 const CORRECT = 0.5;
@@ -81,6 +82,13 @@ function restates(p: TaskPrompt, text: string): boolean {
     case 'hobby':
       return text.startsWith('My hobby is ');
   }
+}
+
+/** The gold score of a response to a prompt given as its chat text; throws on a prompt the task does not ask. */
+export function goldJudge(prompt: string, response: string): number {
+  const p = parseTaskPrompt(prompt);
+  if (!p) throw new Error(`not a prompt of the built-in task: ${JSON.stringify(prompt)}`);
+  return goldScore(p, response);
 }
 
 /** Indices of `responses` from best to worst; ties keep their order. */

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { loadPrompts, loadSftExamples } from '../../data/formats.ts';
 import { SCORE_NAME } from '../../model/reward-model.ts';
 import { comparePolicies } from '../../stages/evaluate.ts';
-import { goldScore, parseTaskPrompt } from '../../task/index.ts';
+import { goldJudge, parseTaskPrompt } from '../../task/index.ts';
 import { sftBatches, tokenizeSft } from '../../data/sft.ts';
 import { TextTokens } from '../../data/text.ts';
 import { requestGpu } from '../../gpu/device.ts';
@@ -177,7 +177,6 @@ async function compare(o: z.infer<typeof schema>): Promise<void> {
 }
 
 /** The built-in task's gold labeler, when every prompt is one of the task's. */
-function builtinJudge(prompts: readonly string[]): ((prompt: string, response: string) => number) | undefined {
-  if (!prompts.every((p) => parseTaskPrompt(p) !== null)) return undefined;
-  return (prompt, response) => goldScore(parseTaskPrompt(prompt)!, response);
+function builtinJudge(prompts: readonly string[]): typeof goldJudge | undefined {
+  return prompts.every((p) => parseTaskPrompt(p) !== null) ? goldJudge : undefined;
 }
