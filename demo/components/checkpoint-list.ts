@@ -4,7 +4,7 @@
  * model.safetensors with Hugging Face GPT-2 names), and the datasets in use.
  */
 import { css, html } from 'lit';
-import { encodeModel, parameterCount, type GPTConfig } from '../../src/index.ts';
+import { encodeModel, parameterCount, scoreHeadCheckpoint, type GPTConfig } from '../../src/index.ts';
 import { download } from '../lib/download.ts';
 import { DATASET_TITLES, type DatasetKind } from '../lib/files.ts';
 import { SessionElement } from '../lib/session-element.ts';
@@ -37,21 +37,8 @@ export class CheckpointList extends SessionElement {
 
   private save(name: string, w: Weights | RewardWeights): void {
     const score = 'score' in w ? w.score : null;
-    const { config, model } = encodeModel(w.config, w.params, {
-      ...(score
-        ? {
-            // As the CLI's reward command writes it: GPT2ForSequenceClassification.
-            extraConfig: {
-              architectures: ['GPT2ForSequenceClassification'],
-              num_labels: 1,
-              pad_token_id: tokenizerFor(w.config).eosId,
-              id2label: { 0: 'LABEL_0' },
-              label2id: { LABEL_0: 0 },
-            },
-            extraTensors: new Map([['score.weight', { shape: [1, w.config.nEmbd], data: score }]]),
-          }
-        : {}),
-    });
+    // As the CLI's reward command writes it: GPT2ForSequenceClassification.
+    const { config, model } = encodeModel(w.config, w.params, score ? scoreHeadCheckpoint(w.config, score, tokenizerFor(w.config).eosId) : {});
     if (name === 'config.json') download(name, config, 'application/json');
     else download(name, model);
   }

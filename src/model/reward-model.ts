@@ -16,6 +16,32 @@ import { GPT, type GPTOptions, type ParamTensor, type StepOptimizer } from './gp
 
 export const SCORE_NAME = 'score.weight';
 
+/**
+ * What a reward (or value) model's checkpoint carries beside the GPT-2
+ * tensors, as Hugging Face's GPT2ForSequenceClassification has it: the
+ * config keys and the (1, C) score head.
+ */
+export function scoreHeadCheckpoint(
+  config: GPTConfig,
+  score: Float32Array,
+  padTokenId: number,
+): { extraConfig: Record<string, unknown>; extraTensors: Map<string, { shape: number[]; data: Float32Array }> } {
+  return {
+    extraConfig: sequenceClassificationConfig(padTokenId),
+    extraTensors: new Map([[SCORE_NAME, { shape: [1, config.nEmbd], data: score }]]),
+  };
+}
+
+export function sequenceClassificationConfig(padTokenId: number): Record<string, unknown> {
+  return {
+    architectures: ['GPT2ForSequenceClassification'],
+    num_labels: 1,
+    pad_token_id: padTokenId,
+    id2label: { 0: 'LABEL_0' },
+    label2id: { LABEL_0: 0 },
+  };
+}
+
 export interface PreferenceMetrics {
   loss: number;
   accuracy: number;

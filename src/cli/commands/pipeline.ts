@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { requestGpu } from '../../gpu/device.ts';
-import { SCORE_NAME } from '../../model/reward-model.ts';
+import { scoreHeadCheckpoint } from '../../model/reward-model.ts';
 import {
   PIPELINE_PRESETS,
   PIPELINE_STAGES,
@@ -137,16 +137,10 @@ export function registerPipeline(program: Command): void {
           progress = null;
           const dir = STAGE_DIRS[stage];
           if (checkpoint && dir) {
-            const isReward = checkpoint.score !== undefined;
             saveCheckpoint(join(out, dir), {
               config: checkpoint.config,
               params: checkpoint.params,
-              ...(isReward
-                ? {
-                    extraTensors: new Map([[SCORE_NAME, { shape: [1, checkpoint.config.nEmbd], data: checkpoint.score! }]]),
-                    extraConfig: { architectures: ['GPT2ForSequenceClassification'], num_labels: 1, pad_token_id: new BytesTokenizer().eosId },
-                  }
-                : {}),
+              ...(checkpoint.score ? scoreHeadCheckpoint(checkpoint.config, checkpoint.score, new BytesTokenizer().eosId) : {}),
             });
           }
           const figures = Object.entries(stageSummary).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`);

@@ -8,7 +8,7 @@ import { TextTokens } from '../../data/text.ts';
 import type { Batch } from '../../model/gpt.ts';
 import { requestGpu } from '../../gpu/device.ts';
 import { PPO_DEFAULTS } from '../../model/ppo-trainer.ts';
-import { SCORE_NAME } from '../../model/reward-model.ts';
+import { SCORE_NAME, scoreHeadCheckpoint } from '../../model/reward-model.ts';
 import { runPpo, tokenizePrompts } from '../../stages/ppo.ts';
 import { createTokenizer } from '../../tokenizer/index.ts';
 import { addOptimizerOptions, number, optimizerConfig, optimizerOptionsShape, resolveOptions, tokenizerFor } from '../options.ts';
@@ -185,8 +185,7 @@ export function registerPpo(program: Command): void {
             saveCheckpoint(join(o.out, 'value'), {
               config: rm.config,
               params: value.params,
-              extraTensors: new Map([[SCORE_NAME, { shape: [1, rm.config.nEmbd], data: value.score }]]),
-              extraConfig: { architectures: ['GPT2ForSequenceClassification'], num_labels: 1, pad_token_id: tokenizer.eosId },
+              ...scoreHeadCheckpoint(rm.config, value.score, tokenizer.eosId),
             });
             saveCheckpoint(o.out, {
               config: sft.config,

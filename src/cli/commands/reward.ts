@@ -1,7 +1,7 @@
 /** `webgpu-rlhf reward`: train a reward model on preference comparisons. */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { SCORE_NAME } from '../../model/reward-model.ts';
+import { SCORE_NAME, sequenceClassificationConfig } from '../../model/reward-model.ts';
 import { buildRewardData, runRewardModel } from '../../stages/reward.ts';
 import { addTrainingOptions, number, optimizerConfig, resolveOptions, trainingOptionsSchema } from '../options.ts';
 import { readDataFiles } from '../run-dir.ts';
@@ -33,13 +33,7 @@ export function registerReward(program: Command): void {
       return {
         report: data.report,
         extraTensorShapes: { [SCORE_NAME]: [1, weights.config.nEmbd] },
-        extraConfig: {
-          architectures: ['GPT2ForSequenceClassification'],
-          num_labels: 1,
-          pad_token_id: tokenizer.eosId,
-          id2label: { 0: 'LABEL_0' },
-          label2id: { LABEL_0: 0 },
-        },
+        extraConfig: sequenceClassificationConfig(tokenizer.eosId),
         run: (gpu, hooks) =>
           runRewardModel(
             {
