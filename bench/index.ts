@@ -24,7 +24,7 @@ import type { Gpu } from '../src/gpu/gpu.ts';
 import { summarizeByKernel, type KernelSummary } from '../src/gpu/profile-report.ts';
 import { Profiler } from '../src/gpu/profiler.ts';
 import { Recorder } from '../src/gpu/recorder.ts';
-import { gemm, MATMUL_VARIANTS, matmulVariantsOf, type MatmulVariant } from '../src/kernels/matmul.ts';
+import { defaultVariant, gemm, MATMUL_VARIANTS, matmulVariantsOf, variantSupported, type MatmulVariant } from '../src/kernels/matmul.ts';
 import { parameterCount, preset, type GPTConfig } from '../src/model/config.ts';
 import { GPT } from '../src/model/gpt.ts';
 import { initParameters } from '../src/model/params.ts';
@@ -139,7 +139,7 @@ export async function runBench(argv: string[]): Promise<BenchReport | undefined>
     console.log(`date:    ${date}`);
 
     const autotune = await autotuneMatmul(gpu, { store: fileTuningStore(), pin: matmulPinFromEnv(), force: true });
-    printAutotune(autotune);
+    printAutotune(gpu, autotune);
 
     const matmul = await benchMatmuls(gpu, tfjs, preset(values['matmul-preset']), values['matmul-preset'], B * T, positiveInt(values['lm-head-vocab'], '--lm-head-vocab'), runs);
 
@@ -197,7 +197,7 @@ function printTable(header: string[], rows: string[][]): void {
   for (const row of rows) console.log(line(row));
 }
 
-function printAutotune(t: MatmulTuning): void {
+function printAutotune(gpu: Gpu, t: MatmulTuning): void {
   const { M, N, K } = t.shape;
   if (t.source === 'pinned') {
     console.log(`\nmatmul variants pinned by WEBGPU_RLHF_MATMUL: ${JSON.stringify(t.choice)}`);
@@ -216,7 +216,7 @@ function printAutotune(t: MatmulTuning): void {
       }),
     ]),
   );
-  console.log("untuned default: vec4 on every layout; another variant is chosen where it is more than 10% faster");
+  console.log(`untuned default here: ${defaultVariant(gpu)} on every layout; another variant is chosen where it is more than 10% faster`);
 }
 
 /** One gemm in the forward layout (weight (N,K)), reading C back as the tfjs runs do. */
@@ -257,7 +257,7 @@ async function benchMatmuls(
     ['fcproj', 4 * C, C],
     ['lm head', C, V],
   ];
-  const chosen = matmulVariantsOf(gpu).NT ?? 'vec4';
+  const chosen = matmulVariantsOf(gpu).NT ?? defaultVariant(gpu);
   const gflops = (M: number, N: number, K: number, ms: number) => (2 * M * N * K) / (ms * 1e6);
   const result: MatmulRow[] = [];
   for (const [shape, K, N] of shapes) {
@@ -265,6 +265,7 @@ async function benchMatmuls(
     const ours: MatmulRow['ours'] = {};
     let chosenCpuMs = NaN;
     for (const v of MATMUL_VARIANTS) {
+      if (!variantSupported(gpu, v)) continue;
       const t = await timeOurMatmul(gpu, M, N, K, v, runs);
       ours[v] = gflops(M, N, K, t.ms);
       if (v === chosen) chosenCpuMs = t.cpuMs;

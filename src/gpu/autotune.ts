@@ -7,11 +7,13 @@
  * is what the tests rely on.
  */
 import {
+  defaultVariant,
   gemm,
   layoutOf,
   MATMUL_VARIANTS,
   setMatmulVariants,
   variantEligible,
+  variantSupported,
   type MatmulLayout,
   type MatmulVariant,
   type MatmulVariantChoice,
@@ -81,16 +83,15 @@ export interface AutotuneOptions {
   runs?: number;
   variants?: readonly MatmulVariant[];
   /**
-   * Keep the default variant (`vec4`) unless another is faster by more than
-   * this fraction (0.1): timing noise alone then does not flip the choice.
+   * Keep the device's default variant (defaultVariant: `subgroup` on lavapipe,
+   * else `vec4`) unless another is faster by more than this fraction (0.1):
+   * timing noise alone then does not flip the choice.
    */
   margin?: number;
 }
 
-/** What gemm runs where nothing was tuned. */
-const DEFAULT_VARIANT: MatmulVariant = 'vec4';
 
-const TUNING_VERSION = 1;
+const TUNING_VERSION = 2;
 
 export function tuningKey(adapter: string, shape: MatmulShape): string {
   return `matmul-v${TUNING_VERSION}:${adapter}:${shape.M}x${shape.N}x${shape.K}`;
@@ -124,7 +125,7 @@ export async function autotuneMatmul(gpu: Gpu, options: AutotuneOptions = {}): P
   for (const layout of TUNED_LAYOUTS) {
     const measured = timings.filter((t) => t.layout === layout);
     const best = [...measured].sort((x, y) => x.ms - y.ms)[0];
-    const fallback = measured.find((t) => t.variant === DEFAULT_VARIANT);
+    const fallback = measured.find((t) => t.variant === defaultVariant(gpu));
     if (best) choice[layout] = fallback && fallback.ms <= best.ms * (1 + margin) ? fallback.variant : best.variant;
   }
   const tuning: MatmulTuning = { adapter: gpu.name, version: TUNING_VERSION, shape, choice, timings, source: 'measured', date };
@@ -184,7 +185,7 @@ export async function timeVariants(
       const aOp: Operand = { binding: a, ld: ta ? M : K, transposed: ta };
       const bOp: Operand = { binding: b, ld: tb ? K : N, transposed: tb };
       for (const variant of variants) {
-        if (!variantEligible(variant, aOp, bOp)) continue;
+        if (!variantSupported(gpu, variant) || !variantEligible(variant, aOp, bOp)) continue;
         const once = async () => {
           const rec = new Recorder(gpu);
           gemm(rec, { binding: c, ld: N }, aOp, bOp, M, N, K, { variant, accumulate: layoutOf(aOp, bOp) === 'TN' });

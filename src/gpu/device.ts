@@ -3,6 +3,7 @@
  * browser (navigator.gpu) or in Node (Dawn, npm package `webgpu`).
  */
 import { Gpu, type GpuLimits } from './gpu.ts';
+import { throttleDawnPolling } from './dawn-polling.ts';
 
 export interface RequestGpuOptions {
   /**
@@ -41,6 +42,7 @@ async function navigatorGpu(): Promise<GPU> {
       globals: Record<string, unknown>;
     };
     Object.assign(globalThis, dawn.globals);
+    throttleDawnPolling();
     // Dawn rounds timestamps to 100 µs by default (a browser fingerprinting guard);
     // kernel profiles need them exact.
     nodeGpu = dawn.create(['disable-dawn-features=timestamp_quantization']);
@@ -54,7 +56,7 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> 
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) throw new Error(NO_ADAPTER_HELP);
 
-  const wanted: GPUFeatureName[] = ['timestamp-query', 'shader-f16'];
+  const wanted: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups' as GPUFeatureName];
   const requiredFeatures = wanted.filter((f) => adapter.features.has(f));
   const a = adapter.limits;
   const requiredLimits: Record<string, number> = {
@@ -84,6 +86,11 @@ export async function requestGpu(options: RequestGpuOptions = {}): Promise<Gpu> 
     name: name || 'unknown adapter',
     timestamps: device.features.has('timestamp-query'),
     f16: device.features.has('shader-f16'),
+    // subgroupMinSize is newer than some @webgpu/types; a device without it reports none.
+    subgroupMinSize: device.features.has('subgroups' as GPUFeatureName)
+      ? ((info as GPUAdapterInfo & { subgroupMinSize?: number }).subgroupMinSize ?? 0)
+      : 0,
+    cpu: (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
     limits,
   });
 }

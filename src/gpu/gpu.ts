@@ -20,6 +20,13 @@ export interface GpuInfo {
   /** timestamp-query is enabled: per-kernel GPU times can be measured */
   timestamps: boolean;
   f16: boolean;
+  /**
+   * The `subgroups` feature is enabled and every subgroup has at least this
+   * many invocations (the adapter's subgroupMinSize); 0 without the feature.
+   */
+  subgroupMinSize: number;
+  /** a software rasteriser on the CPU (lavapipe, SwiftShader): WebGPU's isFallbackAdapter */
+  cpu: boolean;
   limits: GpuLimits;
 }
 
@@ -29,6 +36,8 @@ export class Gpu {
   readonly name: string;
   readonly timestamps: boolean;
   readonly f16: boolean;
+  readonly subgroupMinSize: number;
+  readonly cpu: boolean;
   readonly limits: GpuLimits;
   /**
    * While set, every Recorder made without a profiler of its own times its
@@ -53,6 +62,8 @@ export class Gpu {
     this.name = info.name;
     this.timestamps = info.timestamps;
     this.f16 = info.f16;
+    this.subgroupMinSize = info.subgroupMinSize;
+    this.cpu = info.cpu;
     this.limits = info.limits;
     // Validation errors surface asynchronously; keep them and raise at the next read.
     device.addEventListener('uncapturederror', (event) => {

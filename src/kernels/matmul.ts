@@ -17,6 +17,10 @@ const BCAST_COLS = 4;
 const BCAST_ROWS = 8;
 /** matmul_tiled: rows and columns of C per workgroup */
 const TILED_BLOCK = 64;
+/** matmul_subgroup: rows and columns of C per workgroup, and the subgroup size it needs */
+const SUBGROUP_ROWS = 16;
+const SUBGROUP_LANES = 64;
+const SUBGROUP_SPAN = 8;
 
 /** One operand: a binding and how to address it. */
 export interface Operand {
@@ -40,14 +44,18 @@ export interface GemmOptions {
   geluOut?: Binding | null;
   /**
    * Kernel variant. By default the one chosen for this device and layout by
-   * setMatmulVariants (the autotune), else `vec4`; where the operands do not
-   * allow the choice or the shape does not suit it, `vec4` and then `scalar`.
+   * setMatmulVariants (the autotune), else the device's defaultVariant; where
+   * the operands do not allow the choice or the shape does not suit it, `vec4`
+   * and then `scalar`.
    */
   variant?: MatmulVariant;
 }
 
-/** See shaders/matmul.wgsl for what each variant is good at. */
-export const MATMUL_VARIANTS = ['scalar', 'vec4', 'bcast', 'tiled'] as const;
+/**
+ * See shaders/matmul.wgsl for what each variant is good at; `subgroup` is in
+ * shaders/matmul_subgroup.wgsl, and needs the device's `subgroups` feature.
+ */
+export const MATMUL_VARIANTS = ['scalar', 'vec4', 'bcast', 'tiled', 'subgroup'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
 
 /** Which operands are stored transposed: A then B, N (as is) or T. */
@@ -56,11 +64,13 @@ export const MATMUL_LAYOUTS: readonly MatmulLayout[] = ['NN', 'NT', 'TN', 'TT'];
 
 export type MatmulVariantChoice = Partial<Record<MatmulLayout, MatmulVariant>>;
 
-const ENTRY_POINTS: Record<MatmulVariant, string> = {
-  scalar: 'matmul',
-  vec4: 'matmul_vec4',
-  bcast: 'matmul_bcast',
-  tiled: 'matmul_tiled',
+/** The shader file and entry point of each variant. */
+const KERNELS: Record<MatmulVariant, [string, string]> = {
+  scalar: ['matmul', 'matmul'],
+  vec4: ['matmul', 'matmul_vec4'],
+  bcast: ['matmul', 'matmul_bcast'],
+  tiled: ['matmul', 'matmul_tiled'],
+  subgroup: ['matmul_subgroup', 'matmul_subgroup'],
 };
 
 // Per device rather than on Gpu, so that the choice stays a concern of this kernel.
@@ -96,6 +106,11 @@ export function vec4Eligible(a: Operand, b: Operand): boolean {
   return vec4Addressable(a) && vec4Addressable(b);
 }
 
+/** Whether the device can run a variant at all: matmul_subgroup needs subgroups of at least 8. */
+export function variantSupported(gpu: Gpu, variant: MatmulVariant): boolean {
+  return variant !== 'subgroup' || gpu.subgroupMinSize >= SUBGROUP_SPAN;
+}
+
 /** Whether a variant can run on these operands (matmul_bcast reads only B as vec4s). */
 export function variantEligible(variant: MatmulVariant, a: Operand, b: Operand): boolean {
   switch (variant) {
@@ -108,8 +123,23 @@ export function variantEligible(variant: MatmulVariant, a: Operand, b: Operand):
   }
 }
 
+/**
+ * What gemm runs where nothing was chosen: on a CPU rasteriser with subgroups
+ * of 8 or more (lavapipe), matmul_subgroup, which a tiny training step there
+ * runs about 1.2-1.4x faster with than vec4 (see shaders/matmul_subgroup.wgsl
+ * for why); elsewhere vec4. Fixed per device, so runs stay reproducible.
+ */
+export function defaultVariant(gpu: Gpu): MatmulVariant {
+  return gpu.cpu && variantSupported(gpu, 'subgroup') ? 'subgroup' : 'vec4';
+}
+
 function pickVariant(gpu: Gpu, a: Operand, b: Operand, N: number, options: GemmOptions): MatmulVariant {
   if (options.variant) {
+    if (!variantSupported(gpu, options.variant)) {
+      throw new Error(
+        `${options.name ?? 'matmul'}: the subgroup variant needs the device's subgroups feature with subgroups of at least ${SUBGROUP_SPAN} invocations (this device: ${gpu.subgroupMinSize || 'no subgroups'})`,
+      );
+    }
     if (!variantEligible(options.variant, a, b)) {
       throw new Error(
         `${options.name ?? 'matmul'}: the ${options.variant} variant needs strides and offsets that are multiples of 4`,
@@ -117,9 +147,9 @@ function pickVariant(gpu: Gpu, a: Operand, b: Operand, N: number, options: GemmO
     }
     return options.variant;
   }
-  const preferred = chosenVariants.get(gpu)?.[layoutOf(a, b)];
-  if (preferred && variantEligible(preferred, a, b) && suits(preferred, N)) return preferred;
-  return vec4Eligible(a, b) ? 'vec4' : 'scalar';
+  // The choice for this layout, else the device's default, else what the operands allow.
+  const candidates = [chosenVariants.get(gpu)?.[layoutOf(a, b)], defaultVariant(gpu), 'vec4', 'scalar'] as const;
+  return candidates.find((v) => v && variantSupported(gpu, v) && variantEligible(v, a, b) && suits(v, N)) ?? 'scalar';
 }
 
 /**
@@ -164,11 +194,12 @@ export function gemm(
     GELU_OUT: Boolean(options.geluOut),
   };
   if (variant === 'bcast') overrides.ROWS = BCAST_ROWS;
-  const pipeline = gpu.pipeline('matmul', ENTRY_POINTS[variant], overrides);
+  const pipeline = gpu.pipeline(...KERNELS[variant], overrides);
   const params = gpu.uniform([M, N, K, a.ld, b.ld, c.ld, a.offset ?? 0, b.offset ?? 0, c.offset ?? 0]);
   let groups: [number, number];
   if (variant === 'bcast') groups = [Math.ceil(N / (BCAST_WG * BCAST_COLS)), Math.ceil(M / BCAST_ROWS)];
   else if (variant === 'tiled') groups = [Math.ceil(N / TILED_BLOCK), Math.ceil(M / TILED_BLOCK)];
+  else if (variant === 'subgroup') groups = [Math.ceil(N / SUBGROUP_LANES), Math.ceil(M / SUBGROUP_ROWS)];
   else groups = [Math.ceil(N / (TILE * WG)), Math.ceil(M / (TILE * WG))];
   // Without a bias the binding is unused; any buffer fills the slot. The
   // GELU output is writable, so its stand-in must not alias another binding.

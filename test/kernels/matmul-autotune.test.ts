@@ -8,7 +8,7 @@ import {
   type MatmulTuning,
 } from '../../src/gpu/autotune.ts';
 import type { Gpu } from '../../src/gpu/gpu.ts';
-import { matmulVariantsOf, setMatmulVariants } from '../../src/kernels/matmul.ts';
+import { defaultVariant, matmulVariantsOf, setMatmulVariants } from '../../src/kernels/matmul.ts';
 import { testGpu } from '../helpers.ts';
 
 let gpu: Gpu;
@@ -17,21 +17,24 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
-// Small and two variants: the test checks the bookkeeping, not which variant is fast.
+// Small and two variants, scalar and the device's default: the test checks
+// the bookkeeping, not which variant is fast.
 const SHAPE = { M: 8, N: 12, K: 16 };
-const VARIANTS = ['scalar', 'vec4'] as const;
 
 describe('autotuneMatmul', () => {
   it('measures every variant on every layout, applies the fastest and stores it; the next call reads the store', async () => {
     const store = memoryTuningStore();
+    const fallback = defaultVariant(gpu);
+    expect(fallback).not.toBe('scalar');
+    const VARIANTS = ['scalar', fallback] as const;
     const measured = await autotuneMatmul(gpu, { store, shape: SHAPE, variants: VARIANTS, runs: 1, margin: 0.1 });
     expect(measured.source).toBe('measured');
     expect(measured.adapter).toBe(gpu.name);
     expect(measured.timings).toHaveLength(TUNED_LAYOUTS.length * VARIANTS.length);
     for (const layout of TUNED_LAYOUTS) {
       const ms = (v: string) => measured.timings.find((t) => t.layout === layout && t.variant === v)!.ms;
-      // vec4 (the default) stays unless scalar beats it by more than the margin
-      expect(measured.choice[layout]).toBe(ms('scalar') * 1.1 < ms('vec4') ? 'scalar' : 'vec4');
+      // the default stays unless scalar beats it by more than the margin
+      expect(measured.choice[layout]).toBe(ms('scalar') * 1.1 < ms(fallback) ? 'scalar' : fallback);
     }
     expect(matmulVariantsOf(gpu)).toEqual(measured.choice);
 

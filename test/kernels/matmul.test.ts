@@ -8,6 +8,8 @@ import {
   matmulForwardGelu,
   matmulVariantsOf,
   setMatmulVariants,
+  variantSupported,
+  defaultVariant,
   type MatmulVariant,
 } from '../../src/kernels/matmul.ts';
 import * as ref from '../../src/reference/index.ts';
@@ -79,7 +81,8 @@ const padTo4 = (n: number) => Math.ceil(n / 4) * 4;
 describe.each(MATMUL_VARIANTS as readonly MatmulVariant[])('gemm %s variant', (variant) => {
   const aligned = variant === 'vec4' || variant === 'bcast';
   // One pipeline per layout: the shapes share it (compiling dominates on a CPU adapter).
-  it.each(LAYOUTS)('TRANS_A=%s TRANS_B=%s, accumulate and bias', async (ta, tb) => {
+  it.for(LAYOUTS)('TRANS_A=%s TRANS_B=%s, accumulate and bias', async ([ta, tb], ctx) => {
+    if (!variantSupported(gpu, variant)) return ctx.skip(`${gpu.name} cannot run the ${variant} variant`);
     for (const [M, N, K] of GEMM_SHAPES) {
       const rng = new Rng(M * 7 + N * 3 + K + (ta ? 1 : 0) + (tb ? 10 : 0));
       // A stored (M,K) or (K,M), B stored (K,N) or (N,K), rows padded to ld.
@@ -116,7 +119,8 @@ describe.each(MATMUL_VARIANTS as readonly MatmulVariant[])('gemm %s variant', (v
     }
   });
 
-  it('assigns without accumulate or bias', async () => {
+  it('assigns without accumulate or bias', async (ctx) => {
+    if (!variantSupported(gpu, variant)) return ctx.skip(`${gpu.name} cannot run the ${variant} variant`);
     const [M, N, K] = [9, 12, 8];
     const rng = new Rng(5);
     const a = randn(rng, M * K);
@@ -135,7 +139,8 @@ describe.each(MATMUL_VARIANTS as readonly MatmulVariant[])('gemm %s variant', (v
 
 // The MLP's fused first layer: out = inp W^T + b and gelu(out), in each variant.
 describe.each(MATMUL_VARIANTS as readonly MatmulVariant[])('matmul_forward_gelu, %s variant', (variant) => {
-  it('writes the pre-activation and its GELU (odd shape)', async () => {
+  it('writes the pre-activation and its GELU (odd shape)', async (ctx) => {
+    if (!variantSupported(gpu, variant)) return ctx.skip(`${gpu.name} cannot run the ${variant} variant`);
     const [M, K, N] = [B * T, C, 4 * C + 4]; // N: 292, not a multiple of any block
     const rng = new Rng(17);
     const inp = randn(rng, M * K);
@@ -168,6 +173,15 @@ function transpose(x: Float32Array, rows: number, cols: number): Float32Array {
 }
 
 describe('variant choice', () => {
+  it('runs the subgroup variant only where subgroups hold at least 8 invocations', () => {
+    const withSize = (subgroupMinSize: number) => ({ ...gpu, subgroupMinSize }) as Gpu;
+    expect(variantSupported(withSize(0), 'subgroup')).toBe(false); // no subgroups feature
+    expect(variantSupported(withSize(4), 'subgroup')).toBe(false); // SwiftShader-like 4-wide SIMD
+    expect(variantSupported(withSize(8), 'subgroup')).toBe(true);
+    expect(variantSupported(withSize(32), 'subgroup')).toBe(true);
+    expect(variantSupported(withSize(0), 'vec4')).toBe(true);
+  });
+
   it('follows setMatmulVariants per layout, falling back where the operands or the shape do not suit the variant', async () => {
     const K = 7; // A (M,K) is not vec4-addressable, B (K,N) with ld 260 is
     const M = 5;
@@ -193,7 +207,10 @@ describe('variant choice', () => {
     setMatmulVariants(gpu, { NN: 'vec4', NT: 'tiled' });
     await record(260);
     setMatmulVariants(gpu, {});
-    expect(names.map((l) => l.split(':')[1])).toEqual(['matmul', 'matmul_bcast', 'matmul', 'matmul']);
+    // Untuned or where the choice does not fit: the device's default, subgroup on
+    // lavapipe (any operands), else vec4, which K=7 rules out here: scalar.
+    const fallback = defaultVariant(gpu) === 'subgroup' ? 'matmul_subgroup' : 'matmul';
+    expect(names.map((l) => l.split(':')[1])).toEqual([fallback, 'matmul_bcast', fallback, fallback]);
   });
 });
 
