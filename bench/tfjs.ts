@@ -5,6 +5,7 @@
  * tfjs is a dev dependency.
  */
 import type * as Tf from '@tensorflow/tfjs-core';
+import { throttleDawnPolling } from '../src/gpu/dawn-polling.ts';
 import type { GPTConfig } from '../src/model/config.ts';
 
 export type TfModule = typeof Tf;
@@ -27,6 +28,7 @@ export async function loadTfjsWebgpu(): Promise<TfjsSetup> {
     const dawnModule = 'webgpu';
     const dawn = (await import(/* @vite-ignore */ dawnModule)) as { create: (flags: string[]) => GPU; globals: object };
     Object.assign(globalThis, dawn.globals);
+    throttleDawnPolling(); // as for ours (src/gpu/dawn-polling.ts): the same process, the same waits
     const gpu = dawn.create([]);
     if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
     else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
