@@ -13,7 +13,7 @@
 //
 //   C(M,N) (+)= A(M,K) B(K,N) (+ bias(N)), A as (K,M) when TRANS_A, B as (N,K) when TRANS_B
 //
-// A workgroup computes ROWS rows of C by 64 columns, one column per lane.
+// A workgroup computes ROWS rows of C by LANES x COLS columns, COLS per lane.
 // Needs a subgroup size of at least SPAN (8); lanes past SPAN repeat the
 // first SPAN's loads. Any shape, any alignment. The sums run in a fixed order.
 
@@ -43,10 +43,14 @@ override TRANS_B: bool = false;
 override ACCUMULATE: bool = false;
 override HAS_BIAS: bool = false;
 override GELU_OUT: bool = false;
+// Columns of C per lane (1 to MAX_COLS), LANES apart: each broadcast value of
+// A then feeds COLS multiply-adds, but narrow matrices leave lanes idle.
+override COLS: u32 = 1u;
 
 const ROWS: u32 = 16u;  // rows of C per workgroup
 const LANES: u32 = 64u; // columns of C per workgroup
 const SPAN: u32 = 8u;   // k values one load of A fetches across the subgroup
+const MAX_COLS: u32 = 4u;
 
 const GELU_SCALE: f32 = 0.7978845608028654; // sqrt(2/pi)
 
@@ -79,11 +83,14 @@ fn matmul_subgroup(
   let N = params.N;
   let K = params.K;
   let m0 = wg.y * ROWS;
-  let n = wg.x * LANES + lid.x;
+  let n0 = wg.x * LANES * COLS + lid.x;
   // Lanes past N load column N-1 and store nothing: every lane must take
   // part in the broadcasts.
-  let n_load = min(n, N - 1u);
-  var acc: array<f32, ROWS>;
+  var n_load: array<u32, MAX_COLS>;
+  for (var j = 0u; j < COLS; j++) {
+    n_load[j] = min(n0 + j * LANES, N - 1u);
+  }
+  var acc: array<array<f32, MAX_COLS>, ROWS>;
   for (var k0 = 0u; k0 < K; k0 += SPAN) {
     // This lane's k; past K it loads zeros, which add nothing.
     let k_lane = k0 + lane % SPAN;
@@ -93,46 +100,51 @@ fn matmul_subgroup(
       a_lane[i] = select(0.0, a_at(min(m0 + i, M - 1u), k_load), k_lane < K);
     }
     // subgroupBroadcast takes a constant lane, hence the eight steps written out.
-    let last = K - 1u;
-    let b0 = b_at(min(k0, last), n_load);
-    let b1 = b_at(min(k0 + 1u, last), n_load);
-    let b2 = b_at(min(k0 + 2u, last), n_load);
-    let b3 = b_at(min(k0 + 3u, last), n_load);
-    let b4 = b_at(min(k0 + 4u, last), n_load);
-    let b5 = b_at(min(k0 + 5u, last), n_load);
-    let b6 = b_at(min(k0 + 6u, last), n_load);
-    let b7 = b_at(min(k0 + 7u, last), n_load);
-    for (var i = 0u; i < ROWS; i++) {
-      var s = acc[i];
-      s = fma(subgroupBroadcast(a_lane[i], 0u), b0, s);
-      s = fma(subgroupBroadcast(a_lane[i], 1u), b1, s);
-      s = fma(subgroupBroadcast(a_lane[i], 2u), b2, s);
-      s = fma(subgroupBroadcast(a_lane[i], 3u), b3, s);
-      s = fma(subgroupBroadcast(a_lane[i], 4u), b4, s);
-      s = fma(subgroupBroadcast(a_lane[i], 5u), b5, s);
-      s = fma(subgroupBroadcast(a_lane[i], 6u), b6, s);
-      s = fma(subgroupBroadcast(a_lane[i], 7u), b7, s);
-      acc[i] = s;
+    for (var j = 0u; j < COLS; j++) {
+      let last = K - 1u;
+      let n = n_load[j];
+      let b0 = b_at(min(k0, last), n);
+      let b1 = b_at(min(k0 + 1u, last), n);
+      let b2 = b_at(min(k0 + 2u, last), n);
+      let b3 = b_at(min(k0 + 3u, last), n);
+      let b4 = b_at(min(k0 + 4u, last), n);
+      let b5 = b_at(min(k0 + 5u, last), n);
+      let b6 = b_at(min(k0 + 6u, last), n);
+      let b7 = b_at(min(k0 + 7u, last), n);
+      for (var i = 0u; i < ROWS; i++) {
+        var s = acc[i][j];
+        s = fma(subgroupBroadcast(a_lane[i], 0u), b0, s);
+        s = fma(subgroupBroadcast(a_lane[i], 1u), b1, s);
+        s = fma(subgroupBroadcast(a_lane[i], 2u), b2, s);
+        s = fma(subgroupBroadcast(a_lane[i], 3u), b3, s);
+        s = fma(subgroupBroadcast(a_lane[i], 4u), b4, s);
+        s = fma(subgroupBroadcast(a_lane[i], 5u), b5, s);
+        s = fma(subgroupBroadcast(a_lane[i], 6u), b6, s);
+        s = fma(subgroupBroadcast(a_lane[i], 7u), b7, s);
+        acc[i][j] = s;
+      }
     }
   }
-  if (n >= N) {
-    return;
-  }
-  var bias_n = 0.0;
-  if (HAS_BIAS) {
-    bias_n = bias[n];
-  }
-  for (var i = 0u; i < ROWS; i++) {
-    let m = m0 + i;
-    if (m < M) {
-      let idx = params.off_c + m * params.ldc + n;
-      var out = acc[i] + bias_n;
-      if (ACCUMULATE) {
-        out += c[idx];
+  for (var j = 0u; j < COLS; j++) {
+    let n = n0 + j * LANES;
+    if (n < N) {
+      var bias_n = 0.0;
+      if (HAS_BIAS) {
+        bias_n = bias[n];
       }
-      c[idx] = out;
-      if (GELU_OUT) {
-        act[idx] = gelu(out);
+      for (var i = 0u; i < ROWS; i++) {
+        let m = m0 + i;
+        if (m < M) {
+          let idx = params.off_c + m * params.ldc + n;
+          var out = acc[i][j] + bias_n;
+          if (ACCUMULATE) {
+            out += c[idx];
+          }
+          c[idx] = out;
+          if (GELU_OUT) {
+            act[idx] = gelu(out);
+          }
+        }
       }
     }
   }

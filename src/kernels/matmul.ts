@@ -21,6 +21,10 @@ const TILED_BLOCK = 64;
 const SUBGROUP_ROWS = 16;
 const SUBGROUP_LANES = 64;
 const SUBGROUP_SPAN = 8;
+/** matmul_subgroup: columns per lane, 2 once C is wide enough to keep the lanes busy */
+function subgroupCols(N: number): number {
+  return N >= 2 * SUBGROUP_LANES ? 2 : 1;
+}
 
 /** One operand: a binding and how to address it. */
 export interface Operand {
@@ -194,12 +198,13 @@ export function gemm(
     GELU_OUT: Boolean(options.geluOut),
   };
   if (variant === 'bcast') overrides.ROWS = BCAST_ROWS;
+  if (variant === 'subgroup') overrides.COLS = subgroupCols(N);
   const pipeline = gpu.pipeline(...KERNELS[variant], overrides);
   const params = gpu.uniform([M, N, K, a.ld, b.ld, c.ld, a.offset ?? 0, b.offset ?? 0, c.offset ?? 0]);
   let groups: [number, number];
   if (variant === 'bcast') groups = [Math.ceil(N / (BCAST_WG * BCAST_COLS)), Math.ceil(M / BCAST_ROWS)];
   else if (variant === 'tiled') groups = [Math.ceil(N / TILED_BLOCK), Math.ceil(M / TILED_BLOCK)];
-  else if (variant === 'subgroup') groups = [Math.ceil(N / SUBGROUP_LANES), Math.ceil(M / SUBGROUP_ROWS)];
+  else if (variant === 'subgroup') groups = [Math.ceil(N / (SUBGROUP_LANES * subgroupCols(N))), Math.ceil(M / SUBGROUP_ROWS)];
   else groups = [Math.ceil(N / (TILE * WG)), Math.ceil(M / (TILE * WG))];
   // Without a bias the binding is unused; any buffer fills the slot. The
   // GELU output is writable, so its stand-in must not alias another binding.
