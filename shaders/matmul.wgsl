@@ -9,8 +9,9 @@
 //   linear dweight : dW += dout^T inp         A=dout (TRANS_A), B=inp, ACCUMULATE
 // Parameter gradients accumulate (ACCUMULATE), activation gradients assign.
 //
-// Four variants, because CPU rasterisers and GPUs reward opposite shapes of
-// kernel (src/gpu/autotune.ts picks one per adapter):
+// Four variants here and a fifth, `matmul_subgroup`, in matmul_subgroup.wgsl
+// (it needs the subgroups feature), because CPU rasterisers and GPUs reward
+// opposite shapes of kernel (src/gpu/autotune.ts picks one per adapter):
 // - `matmul`: register-tiled, scalar loads, any shape and alignment.
 // - `matmul_vec4`: register-tiled, each thread a 4x4 block of C read as vec4
 //   blocks of A and B multiplied as mat4x4. Needs the contiguous dimension of
@@ -22,9 +23,10 @@
 //   of A a workgroup needs are made workgroup-uniform (ROWS rows per
 //   workgroup) and only B is read per lane, a vec4 at a time. Needs B's
 //   contiguous dimension and offset to be multiples of 4; A takes any layout.
-//   (Measured on lavapipe: a uniform load is not free either, it looks for
-//   the first active lane and branches on the bounds check, so at GPT-2
-//   layer shapes this variant runs level with `vec4`, not ahead of it.)
+//   (Measured on lavapipe, Mesa 25: the premise does not hold there. Its
+//   machine code loads every lane separately, uniform address or not, so at
+//   GPT-2 layer shapes this variant runs level with `vec4`, not ahead of it;
+//   matmul_subgroup is what works there.)
 // - `matmul_tiled`: for GPUs. A 64x64 block of C per 16x16 workgroup, the A
 //   and B panels staged through workgroup memory between barriers, so each
 //   element read from memory serves 64 multiply-adds. Any shape. On a CPU
