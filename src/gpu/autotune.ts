@@ -90,7 +90,6 @@ export interface AutotuneOptions {
   margin?: number;
 }
 
-
 const TUNING_VERSION = 2;
 
 export function tuningKey(adapter: string, shape: MatmulShape): string {

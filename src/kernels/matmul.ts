@@ -141,7 +141,7 @@ function pickVariant(gpu: Gpu, a: Operand, b: Operand, N: number, options: GemmO
   if (options.variant) {
     if (!variantSupported(gpu, options.variant)) {
       throw new Error(
-        `${options.name ?? 'matmul'}: the subgroup variant needs the device's subgroups feature with subgroups of at least ${SUBGROUP_SPAN} invocations (this device: ${gpu.subgroupMinSize || 'no subgroups'})`,
+        `${options.name ?? 'matmul'}: the ${options.variant} variant needs the device's subgroups feature with subgroups of at least ${SUBGROUP_SPAN} invocations (this device: ${gpu.subgroupMinSize || 'no subgroups'})`,
       );
     }
     if (!variantEligible(options.variant, a, b)) {
@@ -198,13 +198,14 @@ export function gemm(
     GELU_OUT: Boolean(options.geluOut),
   };
   if (variant === 'bcast') overrides.ROWS = BCAST_ROWS;
-  if (variant === 'subgroup') overrides.COLS = subgroupCols(N);
+  const cols = variant === 'subgroup' ? subgroupCols(N) : 1;
+  if (variant === 'subgroup') overrides.COLS = cols;
   const pipeline = gpu.pipeline(...KERNELS[variant], overrides);
   const params = gpu.uniform([M, N, K, a.ld, b.ld, c.ld, a.offset ?? 0, b.offset ?? 0, c.offset ?? 0]);
   let groups: [number, number];
   if (variant === 'bcast') groups = [Math.ceil(N / (BCAST_WG * BCAST_COLS)), Math.ceil(M / BCAST_ROWS)];
   else if (variant === 'tiled') groups = [Math.ceil(N / TILED_BLOCK), Math.ceil(M / TILED_BLOCK)];
-  else if (variant === 'subgroup') groups = [Math.ceil(N / (SUBGROUP_LANES * subgroupCols(N))), Math.ceil(M / SUBGROUP_ROWS)];
+  else if (variant === 'subgroup') groups = [Math.ceil(N / (SUBGROUP_LANES * cols)), Math.ceil(M / SUBGROUP_ROWS)];
   else groups = [Math.ceil(N / (TILE * WG)), Math.ceil(M / (TILE * WG))];
   // Without a bias the binding is unused; any buffer fills the slot. The
   // GELU output is writable, so its stand-in must not alias another binding.
