@@ -13,9 +13,14 @@
 //
 //   C(M,N) (+)= A(M,K) B(K,N) (+ bias(N)), A as (K,M) when TRANS_A, B as (N,K) when TRANS_B
 //
-// A workgroup computes ROWS rows of C by LANES x COLS columns, COLS per lane.
-// Needs a subgroup size of at least SPAN (8); lanes past SPAN repeat the
-// first SPAN's loads. Any shape, any alignment. The sums run in a fixed order.
+// Two entry points, both for any shape and alignment, the sums in a fixed order:
+// - matmul_subgroup: ROWS rows of C by LANES x COLS columns a workgroup, COLS
+//   (1 to 4) a lane;
+// - matmul_subgroup_wide: WIDE_ROWS rows by LANES x 4 columns, for matrices
+//   that fill it. A load of B then feeds 32 multiply-adds and one of A 32
+//   (16 and 16 in matmul_subgroup at 2 columns): a third faster on lavapipe.
+// Both need a subgroup size of at least SPAN (8); lanes past SPAN repeat the
+// first SPAN's loads.
 
 enable subgroups;
 
@@ -147,5 +152,164 @@ fn matmul_subgroup(
         }
       }
     }
+  }
+}
+
+// matmul_subgroup_wide: rows of C per workgroup. 32 is as far as it goes:
+// Mesa unrolls the loops over rows only while their bodies stay small, and a
+// loop left rolled indexes the accumulators at run time, which puts them in
+// memory (three times slower).
+const WIDE_ROWS: u32 = 32u;
+
+// B at row k and four columns (from n, the lane's columns clamped to N-1).
+fn b_columns(k: u32, n: vec4u) -> vec4f {
+  return vec4f(b_at(k, n.x), b_at(k, n.y), b_at(k, n.z), b_at(k, n.w));
+}
+
+// As matmul_subgroup, with each lane's four columns LANES apart and an
+// accumulator array per column: arrays of scalars, not of vec4s, which Mesa
+// keeps in memory.
+@compute @workgroup_size(LANES)
+fn matmul_subgroup_wide(
+  @builtin(workgroup_id) wg: vec3u,
+  @builtin(local_invocation_id) lid: vec3u,
+  @builtin(subgroup_invocation_id) lane: u32,
+) {
+  let M = params.M;
+  let N = params.N;
+  let K = params.K;
+  let last = K - 1u;
+  let m0 = wg.y * WIDE_ROWS;
+  let n0 = wg.x * LANES * 4u + lid.x;
+  let n = vec4u(n0) + vec4u(0u, 1u, 2u, 3u) * LANES;
+  let n_load = min(n, vec4u(N - 1u));
+  // Lanes past N load column N-1 and store nothing.
+  var acc0: array<f32, WIDE_ROWS>;
+  var acc1: array<f32, WIDE_ROWS>;
+  var acc2: array<f32, WIDE_ROWS>;
+  var acc3: array<f32, WIDE_ROWS>;
+  for (var k0 = 0u; k0 < K; k0 += SPAN) {
+    // This lane's k, as in matmul_subgroup; the eight steps are written out
+    // because subgroupBroadcast takes a constant lane.
+    let k_lane = k0 + lane % SPAN;
+    let k_load = min(k_lane, last);
+    var a_lane: array<f32, WIDE_ROWS>;
+    for (var i = 0u; i < WIDE_ROWS; i++) {
+      a_lane[i] = select(0.0, a_at(min(m0 + i, M - 1u), k_load), k_lane < K);
+    }
+    {
+      let b = b_columns(min(k0, last), n_load);
+      for (var i = 0u; i < WIDE_ROWS; i++) {
+        let x = subgroupBroadcast(a_lane[i], 0u);
+        acc0[i] = fma(x, b.x, acc0[i]);
+        acc1[i] = fma(x, b.y, acc1[i]);
+        acc2[i] = fma(x, b.z, acc2[i]);
+        acc3[i] = fma(x, b.w, acc3[i]);
+      }
+    }
+    {
+      let b = b_columns(min(k0 + 1u, last), n_load);
+      for (var i = 0u; i < WIDE_ROWS; i++) {
+        let x = subgroupBroadcast(a_lane[i], 1u);
+        acc0[i] = fma(x, b.x, acc0[i]);
+        acc1[i] = fma(x, b.y, acc1[i]);
+        acc2[i] = fma(x, b.z, acc2[i]);
+        acc3[i] = fma(x, b.w, acc3[i]);
+      }
+    }
+    {
+      let b = b_columns(min(k0 + 2u, last), n_load);
+      for (var i = 0u; i < WIDE_ROWS; i++) {
+        let x = subgroupBroadcast(a_lane[i], 2u);
+        acc0[i] = fma(x, b.x, acc0[i]);
+        acc1[i] = fma(x, b.y, acc1[i]);
+        acc2[i] = fma(x, b.z, acc2[i]);
+        acc3[i] = fma(x, b.w, acc3[i]);
+      }
+    }
+    {
+      let b = b_columns(min(k0 + 3u, last), n_load);
+      for (var i = 0u; i < WIDE_ROWS; i++) {
+        let x = subgroupBroadcast(a_lane[i], 3u);
+        acc0[i] = fma(x, b.x, acc0[i]);
+        acc1[i] = fma(x, b.y, acc1[i]);
+        acc2[i] = fma(x, b.z, acc2[i]);
+        acc3[i] = fma(x, b.w, acc3[i]);
+      }
+    }
+    {
+      let b = b_columns(min(k0 + 4u, last), n_load);
+      for (var i = 0u; i < WIDE_ROWS; i++) {
+        let x = subgroupBroadcast(a_lane[i], 4u);
+        acc0[i] = fma(x, b.x, acc0[i]);
+        acc1[i] = fma(x, b.y, acc1[i]);
+        acc2[i] = fma(x, b.z, acc2[i]);
+        acc3[i] = fma(x, b.w, acc3[i]);
+      }
+    }
+    {
+      let b = b_columns(min(k0 + 5u, last), n_load);
+      for (var i = 0u; i < WIDE_ROWS; i++) {
+        let x = subgroupBroadcast(a_lane[i], 5u);
+        acc0[i] = fma(x, b.x, acc0[i]);
+        acc1[i] = fma(x, b.y, acc1[i]);
+        acc2[i] = fma(x, b.z, acc2[i]);
+        acc3[i] = fma(x, b.w, acc3[i]);
+      }
+    }
+    {
+      let b = b_columns(min(k0 + 6u, last), n_load);
+      for (var i = 0u; i < WIDE_ROWS; i++) {
+        let x = subgroupBroadcast(a_lane[i], 6u);
+        acc0[i] = fma(x, b.x, acc0[i]);
+        acc1[i] = fma(x, b.y, acc1[i]);
+        acc2[i] = fma(x, b.z, acc2[i]);
+        acc3[i] = fma(x, b.w, acc3[i]);
+      }
+    }
+    {
+      let b = b_columns(min(k0 + 7u, last), n_load);
+      for (var i = 0u; i < WIDE_ROWS; i++) {
+        let x = subgroupBroadcast(a_lane[i], 7u);
+        acc0[i] = fma(x, b.x, acc0[i]);
+        acc1[i] = fma(x, b.y, acc1[i]);
+        acc2[i] = fma(x, b.z, acc2[i]);
+        acc3[i] = fma(x, b.w, acc3[i]);
+      }
+    }
+  }
+  // Copies for the epilogue's loop, which indexes by a loop counter: were the
+  // accumulators themselves indexed so, they would live in memory through the k loop.
+  var out0 = acc0;
+  var out1 = acc1;
+  var out2 = acc2;
+  var out3 = acc3;
+  for (var i = 0u; i < WIDE_ROWS; i++) {
+    store_row(m0 + i, vec4f(out0[i], out1[i], out2[i], out3[i]), n);
+  }
+}
+
+fn store_row(m: u32, out: vec4f, n: vec4u) {
+  if (m < params.M) {
+    for (var j = 0u; j < 4u; j++) {
+      if (n[j] < params.N) {
+        wide_store(m, n[j], out[j]);
+      }
+    }
+  }
+}
+
+fn wide_store(m: u32, n: u32, v: f32) {
+  var out = v;
+  if (HAS_BIAS) {
+    out += bias[n];
+  }
+  let idx = params.off_c + m * params.ldc + n;
+  if (ACCUMULATE) {
+    out += c[idx];
+  }
+  c[idx] = out;
+  if (GELU_OUT) {
+    act[idx] = gelu(out);
   }
 }

@@ -10,6 +10,7 @@ import {
   setMatmulVariants,
   variantSupported,
   defaultVariant,
+  subgroupTiling,
   type MatmulVariant,
 } from '../../src/kernels/matmul.ts';
 import * as ref from '../../src/reference/index.ts';
@@ -76,6 +77,7 @@ const GEMM_SHAPES: [number, number, number][] = [
   [13, 21, 27],
   [70, 263, 37], // several workgroups of every variant, ragged edges in M, N and K
   [1, 5, 3],
+  [97, 250, 29], // matmul_subgroup_wide's blocks in the subgroup variant, ragged in M, N and K
 ];
 const padTo4 = (n: number) => Math.ceil(n / 4) * 4;
 describe.each(MATMUL_VARIANTS as readonly MatmulVariant[])('gemm %s variant', (variant) => {
@@ -139,9 +141,13 @@ describe.each(MATMUL_VARIANTS as readonly MatmulVariant[])('gemm %s variant', (v
 
 // The MLP's fused first layer: out = inp W^T + b and gelu(out), in each variant.
 describe.each(MATMUL_VARIANTS as readonly MatmulVariant[])('matmul_forward_gelu, %s variant', (variant) => {
-  it('writes the pre-activation and its GELU (odd shape)', async (ctx) => {
+  // N: 292, not a multiple of any block; then a shape the subgroup variant covers with matmul_subgroup_wide.
+  const shapes: [number, number, number][] = [
+    [B * T, C, 4 * C + 4],
+    [97, 29, 250],
+  ];
+  it.for(shapes)('writes the pre-activation and its GELU (M=%i K=%i N=%i)', async ([M, K, N], ctx) => {
     if (!variantSupported(gpu, variant)) return ctx.skip(`${gpu.name} cannot run the ${variant} variant`);
-    const [M, K, N] = [B * T, C, 4 * C + 4]; // N: 292, not a multiple of any block
     const rng = new Rng(17);
     const inp = randn(rng, M * K);
     const weight = randn(rng, N * K, 0.1);
@@ -180,6 +186,17 @@ describe('variant choice', () => {
     expect(variantSupported(withSize(8), 'subgroup')).toBe(true);
     expect(variantSupported(withSize(32), 'subgroup')).toBe(true);
     expect(variantSupported(withSize(0), 'vec4')).toBe(true);
+  });
+
+  it('covers C with matmul_subgroup_wide blocks where C fills them, else with matmul_subgroup', () => {
+    const entry = (M: number, N: number) => subgroupTiling(M, N).entry;
+    expect(entry(256, 768)).toBe('matmul_subgroup_wide'); // mid's qkv
+    expect(entry(97, 250)).toBe('matmul_subgroup_wide'); // the gemm tests' ragged shape
+    expect(entry(256, 257)).toBe('matmul_subgroup'); // an LM head: half the second block idle
+    expect(entry(256, 64)).toBe('matmul_subgroup'); // narrow
+    expect(entry(4, 768)).toBe('matmul_subgroup'); // a decoding step's few rows
+    expect(subgroupTiling(256, 257).cols).toBe(128);
+    expect(subgroupTiling(256, 64).cols).toBe(64);
   });
 
   it('follows setMatmulVariants per layout, falling back where the operands or the shape do not suit the variant', async () => {
