@@ -48,9 +48,33 @@ struct Params {
   off_a: u32, // element offsets into the bound buffers
   off_b: u32,
   off_c: u32,
+  // Batched products (gemm's `batch`): product z = wg.z, numbered
+  // z = outer * batch_inner + inner, has its operands at off + outer * x_outer
+  // + inner * x_inner; one product has z = 0 and so the offsets above.
+  batch_inner: u32,
+  a_outer: u32,
+  a_inner: u32,
+  b_outer: u32,
+  b_inner: u32,
+  c_outer: u32,
+  c_inner: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
+
+// Where this workgroup's product starts in each operand (see Params), set
+// first thing by every matmul entry point.
+var<private> base_a: u32;
+var<private> base_b: u32;
+var<private> base_c: u32;
+
+fn set_bases(z: u32) {
+  let outer = z / params.batch_inner;
+  let inner = z % params.batch_inner;
+  base_a = params.off_a + outer * params.a_outer + inner * params.a_inner;
+  base_b = params.off_b + outer * params.b_outer + inner * params.b_inner;
+  base_c = params.off_c + outer * params.c_outer + inner * params.c_inner;
+}
 
 // matmul
 @group(0) @binding(1) var<storage, read_write> c: array<f32>; // (M,N), row stride ldc
@@ -88,20 +112,21 @@ const WG: u32 = 8u;
 
 fn a_at(m: u32, k: u32) -> f32 {
   if (TRANS_A) {
-    return a[params.off_a + k * params.lda + m];
+    return a[base_a + k * params.lda + m];
   }
-  return a[params.off_a + m * params.lda + k];
+  return a[base_a + m * params.lda + k];
 }
 
 fn b_at(k: u32, n: u32) -> f32 {
   if (TRANS_B) {
-    return b[params.off_b + n * params.ldb + k];
+    return b[base_b + n * params.ldb + k];
   }
-  return b[params.off_b + k * params.ldb + n];
+  return b[base_b + k * params.ldb + n];
 }
 
 @compute @workgroup_size(WG, WG)
 fn matmul(@builtin(global_invocation_id) gid: vec3u) {
+  set_bases(gid.z);
   let M = params.M;
   let N = params.N;
   let m0 = gid.y * TILE;
@@ -132,7 +157,7 @@ fn matmul(@builtin(global_invocation_id) gid: vec3u) {
     for (var j = 0u; j < TILE; j++) {
       let n = n0 + j;
       if (n < N) {
-        let idx = params.off_c + m * params.ldc + n;
+        let idx = base_c + m * params.ldc + n;
         var out = v[j];
         if (ACCUMULATE) {
           out += c[idx];
@@ -161,7 +186,7 @@ fn matmul_backward_bias(@builtin(global_invocation_id) gid: vec3u, @builtin(num_
 fn a_block(m0: u32, k: u32) -> mat4x4f {
   if (TRANS_A) {
     // stored (K,M): each k is a contiguous run of m
-    let base = params.off_a + m0;
+    let base = base_a + m0;
     return mat4x4f(
       a4[(base + k * params.lda) / 4u],
       a4[(base + (k + 1u) * params.lda) / 4u],
@@ -171,7 +196,7 @@ fn a_block(m0: u32, k: u32) -> mat4x4f {
   }
   // stored (M,K): each m is a contiguous run of k; rows past M are clamped
   let last = params.M - 1u;
-  let base = params.off_a + k;
+  let base = base_a + k;
   return transpose(mat4x4f(
     a4[(base + m0 * params.lda) / 4u],
     a4[(base + min(m0 + 1u, last) * params.lda) / 4u],
@@ -185,7 +210,7 @@ fn b_block(k: u32, n0: u32) -> mat4x4f {
   if (TRANS_B) {
     // stored (N,K): each n is a contiguous run of k; columns past N are clamped
     let last = params.N - 1u;
-    let base = params.off_b + k;
+    let base = base_b + k;
     return mat4x4f(
       b4[(base + n0 * params.ldb) / 4u],
       b4[(base + min(n0 + 1u, last) * params.ldb) / 4u],
@@ -194,7 +219,7 @@ fn b_block(k: u32, n0: u32) -> mat4x4f {
     );
   }
   // stored (K,N): each k is a contiguous run of n
-  let base = params.off_b + n0;
+  let base = base_b + n0;
   return transpose(mat4x4f(
     b4[(base + k * params.ldb) / 4u],
     b4[(base + (k + 1u) * params.ldb) / 4u],
@@ -204,17 +229,18 @@ fn b_block(k: u32, n0: u32) -> mat4x4f {
 }
 
 fn a_scalar(m: u32, k: u32) -> f32 {
-  let i = select(params.off_a + m * params.lda + k, params.off_a + k * params.lda + m, TRANS_A);
+  let i = select(base_a + m * params.lda + k, base_a + k * params.lda + m, TRANS_A);
   return a4[i / 4u][i % 4u];
 }
 
 fn b_scalar(k: u32, n: u32) -> f32 {
-  let i = select(params.off_b + k * params.ldb + n, params.off_b + n * params.ldb + k, TRANS_B);
+  let i = select(base_b + k * params.ldb + n, base_b + n * params.ldb + k, TRANS_B);
   return b4[i / 4u][i % 4u];
 }
 
 @compute @workgroup_size(WG, WG)
 fn matmul_vec4(@builtin(global_invocation_id) gid: vec3u) {
+  set_bases(gid.z);
   let M = params.M;
   let N = params.N;
   let K = params.K;
@@ -254,7 +280,7 @@ fn matmul_vec4(@builtin(global_invocation_id) gid: vec3u) {
     for (var i = 0u; i < TILE; i++) {
       let m = m0 + i;
       if (m < M) {
-        let idx = params.off_c + m * params.ldc + n;
+        let idx = base_c + m * params.ldc + n;
         var out = acc[j][i] + bias_n;
         if (ACCUMULATE) {
           out += c4[idx];
@@ -282,13 +308,13 @@ const BCAST_WG: u32 = 64u;
 
 fn a_bc_at(m: u32, k: u32) -> f32 {
   if (TRANS_A) {
-    return a_bc[params.off_a + k * params.lda + m];
+    return a_bc[base_a + k * params.lda + m];
   }
-  return a_bc[params.off_a + m * params.lda + k];
+  return a_bc[base_a + m * params.lda + k];
 }
 
 fn b_bc_scalar(k: u32, n: u32) -> f32 {
-  let i = select(params.off_b + k * params.ldb + n, params.off_b + n * params.ldb + k, TRANS_B);
+  let i = select(base_b + k * params.ldb + n, base_b + n * params.ldb + k, TRANS_B);
   return b_bc[i / 4u][i % 4u];
 }
 
@@ -300,7 +326,7 @@ fn store_bc(m: u32, n: u32, v: f32) {
   if (HAS_BIAS) {
     out += bias_bc[n];
   }
-  let idx = params.off_c + m * params.ldc + n;
+  let idx = base_c + m * params.ldc + n;
   if (ACCUMULATE) {
     out += c_bc[idx];
   }
@@ -317,6 +343,7 @@ fn store_bc(m: u32, n: u32, v: f32) {
 // edge are clamped (or padded) for loads and dropped at the store.
 @compute @workgroup_size(BCAST_WG)
 fn matmul_bcast(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  set_bases(wg.z);
   let M = params.M;
   let N = params.N;
   let K = params.K;
@@ -330,7 +357,7 @@ fn matmul_bcast(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) 
     // run both sides on a SIMD CPU.
     let n_load = min(n0, ((N + 3u) / 4u - 1u) * 4u);
     for (var k = 0u; k < K; k++) {
-      let bk = b_bc[(params.off_b + k * params.ldb + n_load) / 4u];
+      let bk = b_bc[(base_b + k * params.ldb + n_load) / 4u];
       for (var i = 0u; i < ROWS; i++) {
         acc[i] += a_bc_at(min(m0 + i, M - 1u), k) * bk;
       }
@@ -346,7 +373,7 @@ fn matmul_bcast(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) 
   let cols = vec4u(min(n0, N - 1u), min(n0 + BCAST_WG, N - 1u), min(n0 + 2u * BCAST_WG, N - 1u), min(n0 + 3u * BCAST_WG, N - 1u));
   let k4 = K - K % 4u;
   for (var k = 0u; k < k4; k += 4u) {
-    let base = params.off_b + k;
+    let base = base_b + k;
     let b0 = b_bc[(base + cols.x * params.ldb) / 4u];
     let b1 = b_bc[(base + cols.y * params.ldb) / 4u];
     let b2 = b_bc[(base + cols.z * params.ldb) / 4u];
@@ -389,9 +416,9 @@ fn a_t_at(m: u32, k: u32) -> f32 {
     return 0.0;
   }
   if (TRANS_A) {
-    return a_t[params.off_a + k * params.lda + m];
+    return a_t[base_a + k * params.lda + m];
   }
-  return a_t[params.off_a + m * params.lda + k];
+  return a_t[base_a + m * params.lda + k];
 }
 
 fn b_t_at(k: u32, n: u32) -> f32 {
@@ -399,9 +426,9 @@ fn b_t_at(k: u32, n: u32) -> f32 {
     return 0.0;
   }
   if (TRANS_B) {
-    return b_t[params.off_b + n * params.ldb + k];
+    return b_t[base_b + n * params.ldb + k];
   }
-  return b_t[params.off_b + k * params.ldb + n];
+  return b_t[base_b + k * params.ldb + n];
 }
 
 @compute @workgroup_size(TILED_WG, TILED_WG)
@@ -410,6 +437,7 @@ fn matmul_tiled(
   @builtin(local_invocation_id) lid: vec3u,
   @builtin(local_invocation_index) flat: u32,
 ) {
+  set_bases(wg.z);
   let bm = wg.y * TILED_BLOCK;
   let bn = wg.x * TILED_BLOCK;
   // Each thread computes rows lid.y + 16i and columns lid.x + 16j, so that
@@ -453,7 +481,7 @@ fn matmul_tiled(
         if (HAS_BIAS) {
           out += bias_t[n];
         }
-        let idx = params.off_c + m * params.ldc + n;
+        let idx = base_c + m * params.ldc + n;
         if (ACCUMULATE) {
           out += c_t[idx];
         }

@@ -34,9 +34,31 @@ struct Params {
   off_a: u32,
   off_b: u32,
   off_c: u32,
+  // Batched products, as in matmul.wgsl
+  batch_inner: u32,
+  a_outer: u32,
+  a_inner: u32,
+  b_outer: u32,
+  b_inner: u32,
+  c_outer: u32,
+  c_inner: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
+
+// Where this workgroup's product starts in each operand (see Params), set
+// first thing by every matmul entry point.
+var<private> base_a: u32;
+var<private> base_b: u32;
+var<private> base_c: u32;
+
+fn set_bases(z: u32) {
+  let outer = z / params.batch_inner;
+  let inner = z % params.batch_inner;
+  base_a = params.off_a + outer * params.a_outer + inner * params.a_inner;
+  base_b = params.off_b + outer * params.b_outer + inner * params.b_inner;
+  base_c = params.off_c + outer * params.c_outer + inner * params.c_inner;
+}
 @group(0) @binding(1) var<storage, read_write> c: array<f32>;   // (M,N), row stride ldc
 @group(0) @binding(2) var<storage, read> a: array<f32>;         // (M,K) or (K,M)
 @group(0) @binding(3) var<storage, read> b: array<f32>;         // (K,N) or (N,K)
@@ -66,16 +88,16 @@ fn gelu(x: f32) -> f32 {
 
 fn a_at(m: u32, k: u32) -> f32 {
   if (TRANS_A) {
-    return a[params.off_a + k * params.lda + m];
+    return a[base_a + k * params.lda + m];
   }
-  return a[params.off_a + m * params.lda + k];
+  return a[base_a + m * params.lda + k];
 }
 
 fn b_at(k: u32, n: u32) -> f32 {
   if (TRANS_B) {
-    return b[params.off_b + n * params.ldb + k];
+    return b[base_b + n * params.ldb + k];
   }
-  return b[params.off_b + k * params.ldb + n];
+  return b[base_b + k * params.ldb + n];
 }
 
 @compute @workgroup_size(LANES)
@@ -84,6 +106,7 @@ fn matmul_subgroup(
   @builtin(local_invocation_id) lid: vec3u,
   @builtin(subgroup_invocation_id) lane: u32,
 ) {
+  set_bases(wg.z);
   let M = params.M;
   let N = params.N;
   let K = params.K;
@@ -140,7 +163,7 @@ fn matmul_subgroup(
       for (var i = 0u; i < ROWS; i++) {
         let m = m0 + i;
         if (m < M) {
-          let idx = params.off_c + m * params.ldc + n;
+          let idx = base_c + m * params.ldc + n;
           var out = acc[i][j] + bias_n;
           if (ACCUMULATE) {
             out += c[idx];
@@ -175,6 +198,7 @@ fn matmul_subgroup_wide(
   @builtin(local_invocation_id) lid: vec3u,
   @builtin(subgroup_invocation_id) lane: u32,
 ) {
+  set_bases(wg.z);
   let M = params.M;
   let N = params.N;
   let K = params.K;
@@ -304,7 +328,7 @@ fn wide_store(m: u32, n: u32, v: f32) {
   if (HAS_BIAS) {
     out += bias[n];
   }
-  let idx = params.off_c + m * params.ldc + n;
+  let idx = base_c + m * params.ldc + n;
   if (ACCUMULATE) {
     out += c[idx];
   }

@@ -49,6 +49,20 @@ export interface Operand {
   offset?: number;
   /** stored transposed: A as (K,M), B as (N,K) */
   transposed?: boolean;
+  /**
+   * In a batched gemm, element strides between products: product
+   * z = outer * inner count + inner starts outer * stride[0] + inner * stride[1]
+   * past `offset`. [0, 0] (the default) shares the operand across products.
+   */
+  stride?: readonly [outer: number, inner: number];
+}
+
+/** Several products of the same shape in one dispatch (attention's per-head matmuls). */
+export interface GemmBatch {
+  /** products */
+  count: number;
+  /** products per outer index (say heads per sequence), so that z = outer * inner + inner index; default count */
+  inner?: number;
 }
 
 export interface GemmOptions {
@@ -67,6 +81,8 @@ export interface GemmOptions {
    * and then `scalar`.
    */
   variant?: MatmulVariant;
+  /** run `count` products, strided per operand by Operand.stride */
+  batch?: GemmBatch;
 }
 
 /**
@@ -112,7 +128,8 @@ function bindingOffset(b: Binding): number {
 }
 
 function vec4Addressable(o: Operand): boolean {
-  return o.ld % 4 === 0 && (o.offset ?? 0) % 4 === 0 && bindingOffset(o.binding) % 16 === 0;
+  const [outer, inner] = o.stride ?? [0, 0];
+  return o.ld % 4 === 0 && (o.offset ?? 0) % 4 === 0 && outer % 4 === 0 && inner % 4 === 0 && bindingOffset(o.binding) % 16 === 0;
 }
 
 /**
@@ -219,7 +236,15 @@ export function gemm(
     if (entry === 'matmul_subgroup') overrides.COLS = tiling.cols / SUBGROUP_LANES;
   }
   const pipeline = gpu.pipeline(shader, entry, overrides);
-  const params = gpu.uniform([M, N, K, a.ld, b.ld, c.ld, a.offset ?? 0, b.offset ?? 0, c.offset ?? 0]);
+  const count = options.batch?.count ?? 1;
+  const inner = options.batch?.inner ?? count;
+  const [aOuter, aInner] = a.stride ?? [0, 0];
+  const [bOuter, bInner] = b.stride ?? [0, 0];
+  const [cOuter, cInner] = c.stride ?? [0, 0];
+  const params = gpu.uniform([
+    M, N, K, a.ld, b.ld, c.ld, a.offset ?? 0, b.offset ?? 0, c.offset ?? 0,
+    inner, aOuter, aInner, bOuter, bInner, cOuter, cInner,
+  ]);
   let groups: [number, number];
   if (variant === 'bcast') groups = [Math.ceil(N / (BCAST_WG * BCAST_COLS)), Math.ceil(M / BCAST_ROWS)];
   else if (variant === 'tiled') groups = [Math.ceil(N / TILED_BLOCK), Math.ceil(M / TILED_BLOCK)];
@@ -228,9 +253,9 @@ export function gemm(
   // Without a bias the binding is unused; any buffer fills the slot. The
   // GELU output is writable, so its stand-in must not alias another binding.
   const geluOut = options.geluOut ?? unusedOutput(gpu);
-  rec.dispatch(options.name ?? 'matmul', pipeline, [params, c.binding, a.binding, b.binding, bias ?? b.binding, geluOut], groups, {
-    flops: 2 * M * N * K + (options.geluOut ? 15 * M * N : 0),
-    bytes: 4 * (M * K + K * N + M * N * ((options.accumulate ? 2 : 1) + (options.geluOut ? 1 : 0))),
+  rec.dispatch(options.name ?? 'matmul', pipeline, [params, c.binding, a.binding, b.binding, bias ?? b.binding, geluOut], [...groups, count], {
+    flops: count * (2 * M * N * K + (options.geluOut ? 15 * M * N : 0)),
+    bytes: 4 * count * (M * K + K * N + M * N * ((options.accumulate ? 2 : 1) + (options.geluOut ? 1 : 0))),
   });
 }
 
@@ -301,7 +326,7 @@ export function matmulBackward(
 /** dbias(N) += column sums of dout(M,N). */
 export function matmulBackwardBias(rec: Recorder, dbias: Binding, dout: Operand, M: number, N: number): void {
   const gpu = rec.gpu;
-  const params = gpu.uniform([M, N, 0, 0, 0, dout.ld, 0, 0, dout.offset ?? 0]);
+  const params = gpu.uniform([M, N, 0, 0, 0, dout.ld, 0, 0, dout.offset ?? 0, 1, 0, 0, 0, 0, 0, 0]);
   rec.dispatch(
     'matmul_backward_bias',
     gpu.pipeline('matmul', 'matmul_backward_bias'),

@@ -121,6 +121,54 @@ describe.each(MATMUL_VARIANTS as readonly MatmulVariant[])('gemm %s variant', (v
     }
   });
 
+  // Attention's layout: products (outer, inner) = (sequence, head), each head's
+  // columns side by side in a row, so that a row holds every head.
+  it.for(LAYOUTS)('batched products, TRANS_A=%s TRANS_B=%s', async ([ta, tb], ctx) => {
+    if (!variantSupported(gpu, variant)) return ctx.skip(`${gpu.name} cannot run the ${variant} variant`);
+    const [outer, inner] = [2, 3];
+    const count = outer * inner;
+    for (const [M, N, K] of [
+      [5, 7, 9],
+      [32, 250, 11], // matmul_subgroup_wide in the subgroup variant
+    ] as const) {
+      const rng = new Rng(M + N + K + (ta ? 1 : 0) + (tb ? 10 : 0));
+      const [aRows, aCols] = ta ? [K, M] : [M, K];
+      const [bRows, bCols] = tb ? [N, K] : [K, N];
+      const [aw, bw, cw] = [padTo4(aCols), padTo4(bCols), padTo4(N)];
+      const [lda, ldb, ldc] = [aw * inner, bw * inner, cw * inner];
+      const a = randn(rng, outer * aRows * lda);
+      const b = randn(rng, outer * bRows * ldb);
+      const c0 = randn(rng, outer * M * ldc);
+      const bias = randn(rng, N);
+      const c = upload(gpu, 'c', c0);
+      await run(gpu, (rec) =>
+        gemm(
+          rec,
+          { binding: c, ld: ldc, stride: [M * ldc, cw] },
+          { binding: upload(gpu, 'a', a), ld: lda, transposed: ta, stride: [aRows * lda, aw] },
+          { binding: upload(gpu, 'b', b), ld: ldb, transposed: tb, stride: [bRows * ldb, bw] },
+          M,
+          N,
+          K,
+          { accumulate: true, bias: upload(gpu, 'bias', bias), variant, batch: { count, inner } },
+        ),
+      );
+      const expected = c0.slice();
+      for (let z = 0; z < count; z++) {
+        const [o, h] = [Math.floor(z / inner), z % inner];
+        const [a0, b0, cz] = [o * aRows * lda + h * aw, o * bRows * ldb + h * bw, o * M * ldc + h * cw];
+        for (let m = 0; m < M; m++) {
+          for (let n = 0; n < N; n++) {
+            let sum = bias[n]!;
+            for (let k = 0; k < K; k++) sum += a[a0 + (ta ? k * lda + m : m * lda + k)]! * b[b0 + (tb ? n * ldb + k : k * ldb + n)]!;
+            expected[cz + m * ldc + n]! += sum;
+          }
+        }
+      }
+      expectClose(await gpu.readF32(c, 0, c0.length), expected, `c (M=${M} N=${N} K=${K})`, { rtol: 1e-5, atol: 1e-5 });
+    }
+  });
+
   it('assigns without accumulate or bias', async (ctx) => {
     if (!variantSupported(gpu, variant)) return ctx.skip(`${gpu.name} cannot run the ${variant} variant`);
     const [M, N, K] = [9, 12, 8];
