@@ -10,9 +10,11 @@
 // Sequences advance in lock-step (src/model/generate.ts): the token being
 // processed is at position `pos` in every sequence of the batch, and cache
 // positions 0..pos-1 already hold the keys and values of the tokens before it.
-// attention_decode repeats attention_forward's arithmetic in the same order
-// (one thread per (b, h), the same loops), so a decode step gives the same
-// numbers as row `pos` of a full causal forward pass over the sequence.
+// attention_decode repeats the training attention's arithmetic in the same
+// order (the q.k dot products in channel order, the scale, the softmax, the
+// weighted sum of values in position order), so a decode step gives row `pos`
+// of a full causal forward pass over the sequence, up to whether the device
+// fuses the multiply-adds that the batched matmuls write as fma.
 // The CPU spec is src/reference/decode.ts.
 
 struct Params {
@@ -78,7 +80,7 @@ fn kv_write(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) 
   }
 }
 
-// One thread per (b, h), as attention_forward has one per (b, h, t).
+// One thread per (b, h): a single query row each.
 @compute @workgroup_size(WG)
 fn attention_decode(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let C = params.C;

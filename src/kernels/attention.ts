@@ -1,12 +1,43 @@
 /**
- * Causal multi-head self-attention over the fused QKV activation. The forward
- * pass saves the attention probabilities `att`; the backward pass uses a
- * scratch of the same shape. Activation gradients assign (dqkv =).
+ * Causal multi-head self-attention over the fused QKV activation, as batched
+ * gemms (one product per sequence and head) around a row-wise softmax and its
+ * backward (shaders/attention.wgsl). The forward pass saves the attention
+ * probabilities `att`; the backward pass uses a scratch of the same shape.
+ * Activation gradients assign (dqkv =).
  */
 import type { Binding } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
+import { gemm, type Operand } from './matmul.ts';
 
 const WG = 64;
+
+/** How one head's matrices sit in the activations: products z = b * NH + h. */
+function heads(B: number, T: number, C: number, NH: number) {
+  const HS = C / NH;
+  const C3 = 3 * C;
+  // q, k or v of head h in sequence b: (T, HS) with row stride 3C
+  const qkvPart = (qkv: Binding, part: 0 | 1 | 2, transposed = false): Operand => ({
+    binding: qkv,
+    ld: C3,
+    offset: part * C,
+    transposed,
+    stride: [T * C3, HS],
+  });
+  // out or dout of head h: (T, HS) with row stride C
+  const headOf = (x: Binding): Operand => ({ binding: x, ld: C, stride: [T * C, HS] });
+  // att or its gradient of head h: (T, T)
+  const square = (x: Binding, transposed = false): Operand => ({ binding: x, ld: T, transposed, stride: [NH * T * T, T * T] });
+  return { HS, qkvPart, headOf, square, batch: { count: B * NH, inner: NH } };
+}
+
+function rowWise(rec: Recorder, entry: string, bindings: Binding[], B: number, T: number, HS: number, NH: number, work: number): void {
+  const gpu = rec.gpu;
+  const rows = B * NH * T;
+  rec.dispatch(entry, gpu.pipeline('attention', entry), [gpu.uniform([rows, T], [1 / Math.sqrt(HS)]), ...bindings], [gpu.groupsFor(rows, WG)], {
+    flops: work * rows * T,
+    bytes: 4 * bindings.length * rows * T,
+  });
+}
 
 export function attentionForward(
   rec: Recorder,
@@ -18,16 +49,12 @@ export function attentionForward(
   C: number,
   NH: number,
 ): void {
-  const gpu = rec.gpu;
-  const rows = B * NH * T;
-  rec.dispatch(
-    'attention_forward',
-    gpu.pipeline('attention', 'attention_forward'),
-    [gpu.uniform([B, T, C, NH]), out, att, qkv],
-    [gpu.groupsFor(rows, WG)],
-    // q.k and att.v over the causal half, plus the softmax
-    { flops: 2 * B * T * T * C + 4 * rows * T, bytes: 4 * (3 * B * T * C + B * T * C + rows * T) },
-  );
+  const { HS, qkvPart, headOf, square, batch } = heads(B, T, C, NH);
+  // scores = q k^T (scaled in the softmax)
+  gemm(rec, square(att), qkvPart(qkv, 0), qkvPart(qkv, 1, true), T, T, HS, { batch, name: 'attention_scores' });
+  rowWise(rec, 'attention_softmax', [att], B, T, HS, NH, 5);
+  // out = att v
+  gemm(rec, headOf(out), square(att), qkvPart(qkv, 2), T, HS, T, { batch, name: 'attention_values' });
 }
 
 /** `dpreatt` is a (B,NH,T,T) scratch, free for reuse afterwards. */
@@ -43,22 +70,12 @@ export function attentionBackward(
   C: number,
   NH: number,
 ): void {
-  const gpu = rec.gpu;
-  const params = gpu.uniform([B, T, C, NH]);
-  const rows = B * NH * T;
-  const groups = [gpu.groupsFor(rows, WG)] as const;
-  rec.dispatch(
-    'attention_backward_query',
-    gpu.pipeline('attention', 'attention_backward_query'),
-    [params, dqkv, dpreatt, dout, qkv, att],
-    groups,
-    { flops: 2 * B * T * T * C + 4 * rows * T, bytes: 4 * (2 * B * T * C + 2 * rows * T + B * T * C) },
-  );
-  rec.dispatch(
-    'attention_backward_keyvalue',
-    gpu.pipeline('attention', 'attention_backward_keyvalue'),
-    [params, dqkv, dpreatt, dout, qkv, att],
-    groups,
-    { flops: 2 * B * T * T * C, bytes: 4 * (2 * B * T * C + 2 * rows * T + 2 * B * T * C) },
-  );
+  const { HS, qkvPart, headOf, square, batch } = heads(B, T, C, NH);
+  // datt = dout v^T, then through the softmax (and the scale) in place
+  gemm(rec, square(dpreatt), headOf(dout), qkvPart(qkv, 2, true), T, T, HS, { batch, name: 'attention_backward_probs' });
+  rowWise(rec, 'attention_softmax_backward', [dpreatt, att], B, T, HS, NH, 4);
+  // dq = dpre k, dk = dpre^T q, dv = att^T dout
+  gemm(rec, qkvPart(dqkv, 0), square(dpreatt), qkvPart(qkv, 1), T, HS, T, { batch, name: 'attention_backward_query' });
+  gemm(rec, qkvPart(dqkv, 1), square(dpreatt, true), qkvPart(qkv, 0), T, HS, T, { batch, name: 'attention_backward_key' });
+  gemm(rec, qkvPart(dqkv, 2), square(att, true), headOf(dout), T, HS, T, { batch, name: 'attention_backward_value' });
 }

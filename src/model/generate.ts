@@ -19,11 +19,12 @@
  *
  * Batched prefill: the positions every prompt covers before the shortest one
  * makes its first choice (0 .. min length - 2) go through the model in one
- * pass of B x P rows (the training kernels, causal attention_forward over the
- * prefix) that fills the caches; lock-step decoding continues from there.
- * attention_decode repeats attention_forward's arithmetic, so the caches and
- * every later logit are the same as decoding those positions one by one, at a
- * fraction of the dispatches and with full matmul tiles.
+ * pass of B x P rows (the training kernels, causal attention over the prefix)
+ * that fills the caches; lock-step decoding continues from there.
+ * attention_decode repeats the training attention's arithmetic, so the caches
+ * and every later logit are those of decoding the positions one by one (to
+ * rounding, where a device fuses multiply-adds), at a fraction of the
+ * dispatches and with full matmul tiles.
  *
  * kvCache: false recomputes the whole forward pass over every prefix each
  * step with a GPT sharing the parameters and chooses with the CPU reference

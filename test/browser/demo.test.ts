@@ -168,7 +168,7 @@ describe('demo page in headless Chromium', () => {
     );
     const kernels = new Map(rows.map((r) => [r.kernel, r.total]));
     // Families by prefix: variants and fusions (matmul_forward_gelu, …) come and go with performance work.
-    for (const k of ['encoder_forward', 'layernorm_forward', 'matmul_forward', 'attention_forward', 'crossentropy', 'matmul_backward', 'attention_backward', 'layernorm_backward', 'encoder_backward', 'adamw']) {
+    for (const k of ['encoder_forward', 'layernorm_forward', 'matmul_forward', 'attention_scores', 'attention_softmax', 'crossentropy', 'matmul_backward', 'attention_backward', 'layernorm_backward', 'encoder_backward', 'adamw']) {
       const names = [...kernels.keys()].filter((n) => n.startsWith(k));
       expect(names.length, `${k}* in ${[...kernels.keys()].join(', ')}`).toBeGreaterThan(0);
       for (const name of names) expect(kernels.get(name), name).toBeGreaterThan(0);

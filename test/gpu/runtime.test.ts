@@ -70,8 +70,8 @@ describe('profiler', () => {
     await model.backward({ tokens, targets: tokens }, profiler);
     const timings = await profiler.collect();
     const names = new Set(timings.map((t) => t.name));
-    for (const kernel of ['encoder_forward', 'layernorm_forward', 'matmul_forward', 'attention_forward', 'matmul_forward_gelu',
-      'crossentropy_backward', 'attention_backward_query', 'layernorm_backward', 'encoder_backward_wte']) {
+    for (const kernel of ['encoder_forward', 'layernorm_forward', 'matmul_forward', 'attention_scores', 'attention_softmax', 'attention_values', 'matmul_forward_gelu',
+      'crossentropy_backward', 'attention_backward_query', 'attention_softmax_backward', 'layernorm_backward', 'encoder_backward_wte']) {
       expect(names, kernel).toContain(kernel);
     }
     const summary = summarizeByKernel(timings);
