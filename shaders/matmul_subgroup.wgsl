@@ -16,7 +16,7 @@
 // Two entry points, both for any shape and alignment, the sums in a fixed order:
 // - matmul_subgroup: ROWS rows of C by LANES x COLS columns a workgroup, COLS
 //   (1 to 4) a lane;
-// - matmul_subgroup_wide: WIDE_ROWS rows by LANES x 4 columns, for matrices
+// - matmul_subgroup_wide: WIDE_ROWS rows by WIDE_LANES x 4 columns, for matrices
 //   that fill it. A load of B then feeds 32 multiply-adds and one of A 32
 //   (16 and 16 in matmul_subgroup at 2 columns): a third faster on lavapipe.
 // Both need a subgroup size of at least SPAN (8); lanes past SPAN repeat the
@@ -75,7 +75,9 @@ override GELU_OUT: bool = false;
 override COLS: u32 = 1u;
 
 const ROWS: u32 = 16u;  // rows of C per workgroup
-const LANES: u32 = 64u; // columns of C per workgroup
+// Lanes per workgroup (a multiple of SPAN): 64, fewer for narrow matrices,
+// whose columns would leave lanes idle (attention's per-head products).
+override LANES: u32 = 64u;
 const SPAN: u32 = 8u;   // k values one load of A fetches across the subgroup
 const MAX_COLS: u32 = 4u;
 
@@ -183,16 +185,17 @@ fn matmul_subgroup(
 // loop left rolled indexes the accumulators at run time, which puts them in
 // memory (three times slower).
 const WIDE_ROWS: u32 = 32u;
+const WIDE_LANES: u32 = 64u; // lanes per workgroup
 
 // B at row k and four columns (from n, the lane's columns clamped to N-1).
 fn b_columns(k: u32, n: vec4u) -> vec4f {
   return vec4f(b_at(k, n.x), b_at(k, n.y), b_at(k, n.z), b_at(k, n.w));
 }
 
-// As matmul_subgroup, with each lane's four columns LANES apart and an
+// As matmul_subgroup, with each lane's four columns WIDE_LANES apart and an
 // accumulator array per column: arrays of scalars, not of vec4s, which Mesa
 // keeps in memory.
-@compute @workgroup_size(LANES)
+@compute @workgroup_size(WIDE_LANES)
 fn matmul_subgroup_wide(
   @builtin(workgroup_id) wg: vec3u,
   @builtin(local_invocation_id) lid: vec3u,
@@ -204,8 +207,8 @@ fn matmul_subgroup_wide(
   let K = params.K;
   let last = K - 1u;
   let m0 = wg.y * WIDE_ROWS;
-  let n0 = wg.x * LANES * 4u + lid.x;
-  let n = vec4u(n0) + vec4u(0u, 1u, 2u, 3u) * LANES;
+  let n0 = wg.x * WIDE_LANES * 4u + lid.x;
+  let n = vec4u(n0) + vec4u(0u, 1u, 2u, 3u) * WIDE_LANES;
   let n_load = min(n, vec4u(N - 1u));
   // Lanes past N load column N-1 and store nothing.
   var acc0: array<f32, WIDE_ROWS>;

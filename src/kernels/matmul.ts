@@ -28,16 +28,18 @@ const SUBGROUP_WIDE_COLS = 4 * SUBGROUP_LANES;
 /**
  * How the subgroup variant covers C: matmul_subgroup_wide's 32 x 256 blocks
  * where C fills at least 3/4 of them (a third faster on lavapipe), else
- * matmul_subgroup with 1 column a lane, 2 once C is wide enough to keep the
- * lanes busy.
+ * matmul_subgroup with 1 column a lane, 2 once C is wide enough to keep 64
+ * lanes busy, and fewer lanes (a multiple of 8) where C is narrower than 64
+ * columns, so that none idles (attention's per-head products).
  */
-export function subgroupTiling(M: number, N: number): { entry: string; rows: number; cols: number } {
+export function subgroupTiling(M: number, N: number): { entry: string; rows: number; cols: number; lanes: number } {
   const filled = (n: number, block: number) => n / (Math.ceil(n / block) * block) >= 0.75;
   if (filled(M, SUBGROUP_WIDE_ROWS) && filled(N, SUBGROUP_WIDE_COLS)) {
-    return { entry: 'matmul_subgroup_wide', rows: SUBGROUP_WIDE_ROWS, cols: SUBGROUP_WIDE_COLS };
+    return { entry: 'matmul_subgroup_wide', rows: SUBGROUP_WIDE_ROWS, cols: SUBGROUP_WIDE_COLS, lanes: SUBGROUP_LANES };
   }
   const perLane = N >= 2 * SUBGROUP_LANES ? 2 : 1;
-  return { entry: 'matmul_subgroup', rows: SUBGROUP_ROWS, cols: SUBGROUP_LANES * perLane };
+  const lanes = Math.min(SUBGROUP_LANES, Math.ceil(N / SUBGROUP_SPAN) * SUBGROUP_SPAN);
+  return { entry: 'matmul_subgroup', rows: SUBGROUP_ROWS, cols: lanes * perLane, lanes };
 }
 
 /** One operand: a binding and how to address it. */
@@ -233,7 +235,10 @@ export function gemm(
   const tiling = variant === 'subgroup' ? subgroupTiling(M, N) : null;
   if (tiling) {
     entry = tiling.entry;
-    if (entry === 'matmul_subgroup') overrides.COLS = tiling.cols / SUBGROUP_LANES;
+    if (entry === 'matmul_subgroup') {
+      overrides.LANES = tiling.lanes;
+      overrides.COLS = tiling.cols / tiling.lanes;
+    }
   }
   const pipeline = gpu.pipeline(shader, entry, overrides);
   const count = options.batch?.count ?? 1;

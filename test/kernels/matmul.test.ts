@@ -243,8 +243,10 @@ describe('variant choice', () => {
     expect(entry(256, 257)).toBe('matmul_subgroup'); // an LM head: half the second block idle
     expect(entry(256, 64)).toBe('matmul_subgroup'); // narrow
     expect(entry(4, 768)).toBe('matmul_subgroup'); // a decoding step's few rows
-    expect(subgroupTiling(256, 257).cols).toBe(128);
-    expect(subgroupTiling(256, 64).cols).toBe(64);
+    expect(subgroupTiling(256, 257)).toMatchObject({ cols: 128, lanes: 64 });
+    expect(subgroupTiling(256, 64)).toMatchObject({ cols: 64, lanes: 64 });
+    expect(subgroupTiling(64, 32)).toMatchObject({ cols: 32, lanes: 32 }); // a head of 32 channels: no idle lanes
+    expect(subgroupTiling(9, 12)).toMatchObject({ cols: 16, lanes: 16 });
   });
 
   it('follows setMatmulVariants per layout, falling back where the operands or the shape do not suit the variant', async () => {
