@@ -7,7 +7,7 @@ import { rowChunks, window } from '../gpu/buffers.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 
-const WG = 256;
+const WG = 64;
 /** Workgroups per window: enough to fill a GPU, few enough to keep the final sum short. */
 const MAX_GROUPS = 64;
 
