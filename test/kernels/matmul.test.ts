@@ -243,7 +243,7 @@ describe('variant choice', () => {
     expect(entry(256, 257)).toBe('matmul_subgroup'); // an LM head: half the second block idle
     expect(entry(256, 64)).toBe('matmul_subgroup'); // narrow
     expect(entry(4, 768)).toBe('matmul_subgroup'); // a decoding step's few rows
-    expect(subgroupTiling(256, 257)).toMatchObject({ cols: 128, lanes: 64 });
+    expect(subgroupTiling(256, 257)).toMatchObject({ cols: 96, lanes: 48 }); // three workgroups across, 31 columns idle
     expect(subgroupTiling(256, 64)).toMatchObject({ cols: 64, lanes: 64 });
     expect(subgroupTiling(64, 32)).toMatchObject({ cols: 32, lanes: 32 }); // a head of 32 channels: no idle lanes
     expect(subgroupTiling(9, 12)).toMatchObject({ cols: 16, lanes: 16 });
