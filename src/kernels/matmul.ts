@@ -246,6 +246,9 @@ export function gemm(
   const pipeline = gpu.pipeline(shader, entry, overrides);
   const count = options.batch?.count ?? 1;
   const inner = options.batch?.inner ?? count;
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(inner) || inner < 1) {
+    throw new Error(`${options.name ?? 'matmul'}: a batch needs a positive whole count and inner count, got ${count} and ${inner}`);
+  }
   const [aOuter, aInner] = a.stride ?? [0, 0];
   const [bOuter, bInner] = b.stride ?? [0, 0];
   const [cOuter, cInner] = c.stride ?? [0, 0];

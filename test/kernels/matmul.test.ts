@@ -282,6 +282,16 @@ describe('variant choice', () => {
 });
 
 describe('gemm addressing', () => {
+  it('refuses a batch without a positive whole count', async () => {
+    const buf = zeros(gpu, 'x', 4);
+    const op = { binding: buf, ld: 1 };
+    for (const batch of [{ count: 0 }, { count: 2.5 }, { count: 4, inner: 0 }]) {
+      await expect(run(gpu, (rec) => gemm(rec, op, op, op, 1, 1, 1, { batch, name: 'probe' }))).rejects.toThrow(
+        /probe: a batch needs a positive whole count/,
+      );
+    }
+  });
+
   it('writes a column window of a wider matrix through offsets and leading dimensions', async () => {
     // logits(R, V) columns [first, first+n) = x(R,C) wte[first:first+n]^T: the LM head's vocabulary windows.
     const R = 7, K = 9, Vw = 23, first = 5, n = 11;
