@@ -27,11 +27,11 @@ const SUBGROUP_WIDE_COLS = 4 * SUBGROUP_LANES;
 
 /**
  * How the subgroup variant covers C: matmul_subgroup_wide's 32 x 256 blocks
- * where C fills at least 3/4 of them (a third faster on lavapipe), else
+ * where C fills at least 3/4 of them (20-25% faster on lavapipe), else
  * matmul_subgroup with 1 column a lane, 2 once C is wide enough to keep 64
  * lanes busy, and fewer lanes (a multiple of 8) where that leaves fewer idle:
- * attention's per-head products of 32 columns take 32 lanes (2x faster than
- * 64), an LM head of 257 columns three workgroups of 48 (a third faster).
+ * attention's per-head products of 32 columns take 32 lanes (1.75x faster than
+ * 64), an LM head of 257 columns three workgroups of 48 (28% faster).
  */
 export function subgroupTiling(M: number, N: number): { entry: string; rows: number; cols: number; lanes: number } {
   const filled = (n: number, block: number) => n / (Math.ceil(n / block) * block) >= 0.75;
