@@ -31,7 +31,8 @@ import { initParameters } from '../src/model/params.ts';
 import { Rng } from '../src/reference/random.ts';
 import { AdamW, ADAMW_DEFAULTS } from '../src/train/adamw.ts';
 import { benchGeneration, type GenerationBench } from './generate.ts';
-import { bestRunTime, loadTfjsWebgpu, TfjsGpt, timeTfMatmul, type RunTime, type TfjsSetup } from './tfjs.ts';
+import { loadTfjsWebgpu, TfjsGpt, tfMatmulRunner, type TfjsSetup } from './tfjs.ts';
+import { bestRunTimes, type RunTime } from './timing.ts';
 
 const USAGE = `usage: npm run bench -- [options]        (or: webgpu-rlhf bench [options])
   --presets tiny,mid     presets for the training step and generation
@@ -45,7 +46,9 @@ const USAGE = `usage: npm run bench -- [options]        (or: webgpu-rlhf bench [
   --no-kernels           skip our per-kernel profile tables
   --no-generation        skip the generation speed
   --json FILE            write every figure as JSON
-every time is the best of its timed runs, after an untimed one that compiles
+every time is the best of its timed runs, after an untimed one that compiles; the runs
+of ours and of tfjs at one shape or preset are taken in turn, so that a drift in the
+machine's speed falls on both alike
 environment: WEBGPU_RLHF_MATMUL=bcast (or NT=bcast,NN=vec4,TN=bcast) pins the matmul variants`;
 
 export interface MatmulRow {
@@ -144,17 +147,7 @@ export async function runBench(argv: string[]): Promise<BenchReport | undefined>
     const matmul = await benchMatmuls(gpu, tfjs, preset(values['matmul-preset']), values['matmul-preset'], B * T, positiveInt(values['lm-head-vocab'], '--lm-head-vocab'), runs);
 
     const training: StepRow[] = [];
-    for (const name of presets) {
-      const row = await benchStep(gpu, name, B, T, steps, !values['no-kernels']);
-      if (tfjs) {
-        const { ms: tfMs, cpuMs } = await benchTfjsStep(tfjs, name, B, T, tfSteps);
-        row.tfjsStepMs = tfMs;
-        row.tfjsCpuMs = cpuMs;
-        row.tfjsTokensPerSecond = (B * T) / (tfMs / 1000);
-        row.ratio = tfMs / row.stepMs;
-      }
-      training.push(row);
-    }
+    for (const name of presets) training.push(await benchStep(gpu, tfjs, name, B, T, steps, tfSteps, !values['no-kernels']));
     printSteps(training);
     if (!values['no-kernels']) for (const row of training) printKernels(row);
 
@@ -220,24 +213,25 @@ function printAutotune(gpu: Gpu, t: MatmulTuning): void {
 }
 
 /** One gemm in the forward layout (weight (N,K)), reading C back as the tfjs runs do. */
-async function timeOurMatmul(gpu: Gpu, M: number, N: number, K: number, variant: MatmulVariant, runs: number): Promise<RunTime> {
+function ourMatmulRunner(gpu: Gpu, M: number, N: number, K: number, variant: MatmulVariant): { run: () => Promise<void>; dispose: () => void } {
   const rng = new Rng(M + N + K);
   const a = gpu.createBufferFrom('bench.a', rng.fillRandn(new Float32Array(M * K), 1));
   const w = gpu.createBufferFrom('bench.w', rng.fillRandn(new Float32Array(N * K), 1));
   const c = gpu.createBuffer('bench.c', M * N * 4);
-  try {
-    return await bestRunTime(async () => {
+  return {
+    run: async () => {
       const rec = new Recorder(gpu);
       gemm(rec, { binding: c, ld: N }, { binding: a, ld: K }, { binding: w, ld: K, transposed: true }, M, N, K, { variant });
       rec.submit();
       await gpu.readF32(c, 0, M * N);
-    }, runs);
-  } finally {
-    a.destroy();
-    w.destroy();
-    c.destroy();
-    gpu.clearBindGroups();
-  }
+    },
+    dispose: () => {
+      a.destroy();
+      w.destroy();
+      c.destroy();
+      gpu.clearBindGroups();
+    },
+  };
 }
 
 async function benchMatmuls(
@@ -262,21 +256,26 @@ async function benchMatmuls(
   const result: MatmulRow[] = [];
   for (const [shape, K, N] of shapes) {
     const M = rows;
-    const ours: MatmulRow['ours'] = {};
-    let chosenCpuMs = NaN;
-    for (const v of MATMUL_VARIANTS) {
-      if (!variantSupported(gpu, v)) continue;
-      const t = await timeOurMatmul(gpu, M, N, K, v, runs);
-      ours[v] = gflops(M, N, K, t.ms);
-      if (v === chosen) chosenCpuMs = t.cpuMs;
+    // Every variant and tfjs's two layouts, their timed runs taken in turn.
+    const variants = MATMUL_VARIANTS.filter((v) => variantSupported(gpu, v));
+    const runners = [
+      ...variants.map((v) => ourMatmulRunner(gpu, M, N, K, v)),
+      ...(tfjs ? [tfMatmulRunner(tfjs.tf, M, N, K, false), tfMatmulRunner(tfjs.tf, M, N, K, true)] : []),
+    ];
+    let times;
+    try {
+      times = await bestRunTimes(runners.map((r) => ({ run: r.run, runs })));
+    } finally {
+      for (const r of runners) r.dispose();
     }
+    const ours: MatmulRow['ours'] = {};
+    variants.forEach((v, i) => (ours[v] = gflops(M, N, K, times[i]!.ms)));
     const row: MatmulRow = { shape, M, K, N, ours, chosen };
     if (tfjs) {
-      const nn = await timeTfMatmul(tfjs.tf, M, N, K, false, runs);
-      const nt = await timeTfMatmul(tfjs.tf, M, N, K, true, runs);
+      const [nn, nt] = times.slice(variants.length) as [RunTime, RunTime];
       row.tfjs = { nn: gflops(M, N, K, nn.ms), nt: gflops(M, N, K, nt.ms) };
       row.ratio = ours[chosen]! / Math.max(row.tfjs.nn, row.tfjs.nt);
-      row.cpuRatio = Math.min(nn.cpuMs, nt.cpuMs) / chosenCpuMs;
+      row.cpuRatio = Math.min(nn.cpuMs, nt.cpuMs) / times[variants.indexOf(chosen)]!.cpuMs;
     }
     result.push(row);
   }
@@ -300,25 +299,44 @@ async function benchMatmuls(
   return result;
 }
 
-async function benchStep(gpu: Gpu, name: string, B: number, T: number, steps: number, profile: boolean): Promise<StepRow> {
+/** Our training step and tfjs's, their timed steps taken in turn; then one profiled step of ours. */
+async function benchStep(
+  gpu: Gpu,
+  tfjs: TfjsSetup | undefined,
+  name: string,
+  B: number,
+  T: number,
+  steps: number,
+  tfSteps: number,
+  profile: boolean,
+): Promise<StepRow> {
   const config = preset(name);
   const model = new GPT(gpu, config, B, T);
   model.setParameters(initParameters(config, 1));
   const optimizer = new AdamW(gpu, model.params, ADAMW_DEFAULTS);
   const { tokens, targets } = batchOf(config, B, T);
+  const tfModel = tfjs ? new TfjsGpt(tfjs.tf, config, B, T) : undefined;
   try {
-    const { ms: stepMs, cpuMs } = await bestRunTime(async () => {
-      await model.trainStep({ tokens, targets }, optimizer);
-    }, steps);
+    // Both compile in their untimed first step.
+    const [ours, theirs] = await bestRunTimes([
+      { run: async () => void (await model.trainStep({ tokens, targets }, optimizer)), runs: steps },
+      ...(tfModel ? [{ run: async () => void (await tfModel.trainStep(tokens, targets)), runs: tfSteps }] : []),
+    ]);
     const row: StepRow = {
       preset: name,
       parameters: parameterCount(config),
       batch: B,
       seqLen: T,
-      stepMs,
-      tokensPerSecond: (B * T) / (stepMs / 1000),
-      cpuMs,
+      stepMs: ours!.ms,
+      tokensPerSecond: (B * T) / (ours!.ms / 1000),
+      cpuMs: ours!.cpuMs,
     };
+    if (theirs) {
+      row.tfjsStepMs = theirs.ms;
+      row.tfjsCpuMs = theirs.cpuMs;
+      row.tfjsTokensPerSecond = (B * T) / (theirs.ms / 1000);
+      row.ratio = theirs.ms / ours!.ms;
+    }
     if (profile && gpu.timestamps) {
       // One more step with a pass per dispatch and timestamps around each.
       const profiler = new Profiler(gpu);
@@ -327,22 +345,9 @@ async function benchStep(gpu: Gpu, name: string, B: number, T: number, steps: nu
     }
     return row;
   } finally {
+    tfModel?.dispose();
     optimizer.destroy();
     model.destroy();
-  }
-}
-
-async function benchTfjsStep({ tf }: TfjsSetup, name: string, B: number, T: number, steps: number): Promise<RunTime> {
-  const config = preset(name);
-  const model = new TfjsGpt(tf, config, B, T);
-  const { tokens, targets } = batchOf(config, B, T);
-  try {
-    // tfjs compiles its shaders in the untimed first step, as we do.
-    return await bestRunTime(async () => {
-      await model.trainStep(tokens, targets);
-    }, steps);
-  } finally {
-    model.dispose();
   }
 }
 

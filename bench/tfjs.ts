@@ -46,49 +46,25 @@ export async function loadTfjsWebgpu(): Promise<TfjsSetup> {
   return { tf, adapter: name || 'unknown adapter' };
 }
 
-/** Wall-clock and this process's CPU milliseconds of one run (the best of the runs). */
-export interface RunTime {
-  ms: number;
-  cpuMs: number;
-}
-
-/**
- * The fastest of `runs` timed runs of `once`, after one untimed run that
- * compiles. The best run rather than the median: on a shared machine the
- * slower runs measure the other jobs.
- */
-export async function bestRunTime(once: () => Promise<void>, runs: number): Promise<RunTime> {
-  await once();
-  const ms: number[] = [];
-  const cpuMs: number[] = [];
-  for (let r = 0; r < runs; r++) {
-    const cpu = process.cpuUsage();
-    const start = performance.now();
-    await once();
-    ms.push(performance.now() - start);
-    const used = process.cpuUsage(cpu);
-    cpuMs.push((used.user + used.system) / 1000);
-  }
-  return { ms: Math.min(...ms), cpuMs: Math.min(...cpuMs) };
-}
-
 /**
  * tf.matMul(a(M,K), b) with b stored (K,N), or (N,K) with transposeB, each
- * run reading the product back (as the caller of a tfjs op does).
+ * run reading the product back (as the caller of a tfjs op does); `dispose`
+ * frees the operands.
  */
-export async function timeTfMatmul(tf: TfModule, M: number, N: number, K: number, transposeB: boolean, runs: number): Promise<RunTime> {
+export function tfMatmulRunner(tf: TfModule, M: number, N: number, K: number, transposeB: boolean): { run: () => Promise<void>; dispose: () => void } {
   const a = tf.randomNormal([M, K], 0, 1, 'float32', 1);
   const b = tf.randomNormal(transposeB ? [N, K] : [K, N], 0, 1, 'float32', 2);
-  try {
-    return await bestRunTime(async () => {
+  return {
+    run: async () => {
       const c = tf.matMul(a, b, false, transposeB);
       await c.data();
       c.dispose();
-    }, runs);
-  } finally {
-    a.dispose();
-    b.dispose();
-  }
+    },
+    dispose: () => {
+      a.dispose();
+      b.dispose();
+    },
+  };
 }
 
 /**
