@@ -6,7 +6,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { autotuneMatmul, parseMatmulPin, type MatmulTuning, type TuningStore } from '../gpu/autotune.ts';
+import { autotuneMatmul, parseMatmulPin, TUNED_LAYOUTS, type MatmulTuning, type TuningStore } from '../gpu/autotune.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { MatmulVariant, MatmulVariantChoice } from '../kernels/matmul.ts';
 
@@ -48,4 +48,15 @@ export function matmulPinFromEnv(env: NodeJS.ProcessEnv = process.env): MatmulVa
  */
 export async function tuneMatmulAtStartup(gpu: Gpu, store: TuningStore = fileTuningStore()): Promise<MatmulTuning> {
   return autotuneMatmul(gpu, { store, pin: matmulPinFromEnv() });
+}
+
+/** One line for a command's log: the variant each layout runs, and where the choice came from. */
+export function describeTuning(t: MatmulTuning, cachePath = defaultTuningCachePath()): string {
+  const choice = TUNED_LAYOUTS.map((layout) => `${layout}=${t.choice[layout] ?? 'default'}`).join(' ');
+  const why = {
+    pinned: 'pinned by WEBGPU_RLHF_MATMUL',
+    cache: `the choice cached for this adapter in ${cachePath}`,
+    measured: `measured now and cached in ${cachePath}`,
+  }[t.source];
+  return `matmul kernels ${choice} (${why})`;
 }

@@ -21,6 +21,21 @@ describe('CLI', () => {
     }
   });
 
+  it('picks the matmul kernels at start-up: measured once per adapter, then cached, or pinned by WEBGPU_RLHF_MATMUL', () => {
+    const cache = tempDir('tune-');
+    const first = cli(['info'], 120_000, { XDG_CACHE_HOME: cache });
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/matmul kernels NT=\w+ NN=\w+ TN=\w+ \(measured now and cached in /);
+    expect(Object.keys(JSON.parse(readFileSync(join(cache, 'webgpu-rlhf', 'autotune.json'), 'utf8')))).toHaveLength(1); // one adapter
+    const again = cli(['info', '--json'], 120_000, { XDG_CACHE_HOME: cache });
+    expect(JSON.parse(again.stdout).matmul).toMatchObject({ source: 'cache', timings: expect.any(Array) });
+    const pinned = cli(['info'], 120_000, { XDG_CACHE_HOME: cache, WEBGPU_RLHF_MATMUL: 'scalar' });
+    expect(pinned.stdout).toContain('matmul kernels NT=scalar NN=scalar TN=scalar (pinned by WEBGPU_RLHF_MATMUL)');
+    const bad = cli(['info'], 120_000, { XDG_CACHE_HOME: cache, WEBGPU_RLHF_MATMUL: 'fastest' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('fastest');
+  });
+
   it('reads options from --config, lets flags win, and rejects unknown keys', () => {
     const dir = tempDir();
     const config = join(dir, 'run.json');

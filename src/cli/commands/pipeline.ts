@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { requestGpu } from '../../gpu/device.ts';
+import { describeTuning, tuneMatmulAtStartup } from '../autotune-cache.ts';
 import { scoreHeadCheckpoint } from '../../model/reward-model.ts';
 import {
   PIPELINE_PRESETS,
@@ -103,6 +104,7 @@ export function registerPipeline(program: Command): void {
 
     const gpu = await requestGpu();
     console.log(`pipeline: adapter ${gpu.name}`);
+    console.log(`pipeline: ${describeTuning(await tuneMatmulAtStartup(gpu))}`);
     console.log(`pipeline: preset ${o.preset}, seed ${settings.seed}, writing ${out}`);
     let stopRequested = false;
     const onSignal = () => {
