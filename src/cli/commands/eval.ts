@@ -12,6 +12,7 @@ import { goldJudge, parseTaskPrompt } from '../../task/index.ts';
 import { sftBatches, tokenizeSft } from '../../data/sft.ts';
 import { TextTokens } from '../../data/text.ts';
 import { requestGpu } from '../../gpu/device.ts';
+import { describeTuning, tuneMatmulAtStartup } from '../autotune-cache.ts';
 import { GPT, type Batch } from '../../model/gpt.ts';
 import { createTokenizer } from '../../tokenizer/index.ts';
 import { number, resolveOptions, tokenizerFor } from '../options.ts';
@@ -89,6 +90,7 @@ export function registerEval(program: Command): void {
     }
 
     const gpu = await requestGpu();
+    console.error(`eval: ${describeTuning(await tuneMatmulAtStartup(gpu))}`);
     const model = new GPT(gpu, config, B, T);
     model.setParameters(params);
     const progress = new Progress('eval', batches.length);
@@ -125,6 +127,7 @@ async function compare(o: z.infer<typeof schema>): Promise<void> {
   const tokenizer = createTokenizer(o.tokenizer ?? tokenizerFor(policy.config.vocabSize));
   const prompts = loadPrompts(readInputFile(o.data), o.data).map((p) => p.prompt);
   const gpu = await requestGpu();
+  console.error(`eval: ${describeTuning(await tuneMatmulAtStartup(gpu))}`);
   const progress = new Progress('eval', prompts.length);
   let report;
   try {
