@@ -102,6 +102,28 @@ fn b_at(k: u32, n: u32) -> f32 {
   return b[base_b + k * params.ldb + n];
 }
 
+// The bias of column n, 0 without one.
+fn bias_at(n: u32) -> f32 {
+  if (HAS_BIAS) {
+    return bias[n];
+  }
+  return 0.0;
+}
+
+// C(m,n) from its sum plus bias: the old C added when accumulating, and
+// GELU_OUT's gelu(C); the epilogue of both entry points.
+fn store_element(m: u32, n: u32, v: f32) {
+  let idx = base_c + m * params.ldc + n;
+  var out = v;
+  if (ACCUMULATE) {
+    out += c[idx];
+  }
+  c[idx] = out;
+  if (GELU_OUT) {
+    act[idx] = gelu(out);
+  }
+}
+
 @compute @workgroup_size(LANES)
 fn matmul_subgroup(
   @builtin(workgroup_id) wg: vec3u,
@@ -158,22 +180,11 @@ fn matmul_subgroup(
   for (var j = 0u; j < COLS; j++) {
     let n = n0 + j * LANES;
     if (n < N) {
-      var bias_n = 0.0;
-      if (HAS_BIAS) {
-        bias_n = bias[n];
-      }
+      let bias_n = bias_at(n);
       for (var i = 0u; i < ROWS; i++) {
         let m = m0 + i;
         if (m < M) {
-          let idx = base_c + m * params.ldc + n;
-          var out = acc[i][j] + bias_n;
-          if (ACCUMULATE) {
-            out += c[idx];
-          }
-          c[idx] = out;
-          if (GELU_OUT) {
-            act[idx] = gelu(out);
-          }
+          store_element(m, n, acc[i][j] + bias_n);
         }
       }
     }
@@ -320,23 +331,8 @@ fn store_row(m: u32, out: vec4f, n: vec4u) {
   if (m < params.M) {
     for (var j = 0u; j < 4u; j++) {
       if (n[j] < params.N) {
-        wide_store(m, n[j], out[j]);
+        store_element(m, n[j], out[j] + bias_at(n[j]));
       }
     }
-  }
-}
-
-fn wide_store(m: u32, n: u32, v: f32) {
-  var out = v;
-  if (HAS_BIAS) {
-    out += bias[n];
-  }
-  let idx = base_c + m * params.ldc + n;
-  if (ACCUMULATE) {
-    out += c[idx];
-  }
-  c[idx] = out;
-  if (GELU_OUT) {
-    act[idx] = gelu(out);
   }
 }
