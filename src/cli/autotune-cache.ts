@@ -1,12 +1,15 @@
 /**
- * The autotune's store in Node: one JSON file of tuning results keyed by
- * adapter, under ~/.cache/webgpu-rlhf/ (or $XDG_CACHE_HOME/webgpu-rlhf/),
- * and the WEBGPU_RLHF_MATMUL environment variable that pins a choice.
+ * The matmul autotune in Node's commands: its store (one JSON file of tuning
+ * results keyed by adapter, under ~/.cache/webgpu-rlhf/ or
+ * $XDG_CACHE_HOME/webgpu-rlhf/), the WEBGPU_RLHF_MATMUL environment variable
+ * that pins a choice, and the device every command that runs kernels starts
+ * from (requestCommandGpu).
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { autotuneMatmul, parseMatmulPin, TUNED_LAYOUTS, type MatmulTuning, type TuningStore } from '../gpu/autotune.ts';
+import { requestGpu } from '../gpu/device.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { MatmulVariant, MatmulVariantChoice } from '../kernels/matmul.ts';
 
@@ -59,4 +62,16 @@ export function describeTuning(t: MatmulTuning, cachePath = defaultTuningCachePa
     measured: `measured now and cached in ${cachePath}`,
   }[t.source];
   return `matmul kernels ${choice} (${why})`;
+}
+
+/**
+ * The device of a command that runs kernels: requestGpu, then the matmul
+ * kernels chosen at start-up (tuneMatmulAtStartup), each reported as a line
+ * through `log`.
+ */
+export async function requestCommandGpu(log: (line: string) => void): Promise<Gpu> {
+  const gpu = await requestGpu();
+  log(`adapter ${gpu.name}`);
+  log(describeTuning(await tuneMatmulAtStartup(gpu)));
+  return gpu;
 }

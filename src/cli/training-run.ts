@@ -6,8 +6,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { requestGpu } from '../gpu/device.ts';
-import { describeTuning, tuneMatmulAtStartup } from './autotune-cache.ts';
+import { requestCommandGpu } from './autotune-cache.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { OptimizerState } from '../io/checkpoint.ts';
 import { preset, type GPTConfig } from '../model/config.ts';
@@ -82,9 +81,7 @@ export async function runTrainingCommand(
   writeFileAtomic(join(out, RUN_CONFIG_FILE), `${JSON.stringify(runConfig, null, 2)}\n`);
   if (resume) truncateMetrics(out, resume.trainer.step);
 
-  const gpu = await requestGpu();
-  console.log(`${stage}: adapter ${gpu.name}`);
-  console.log(`${stage}: ${describeTuning(await tuneMatmulAtStartup(gpu))}`);
+  const gpu = await requestCommandGpu((line) => console.log(`${stage}: ${line}`));
   console.log(`${stage}: model L=${config.nLayer} C=${config.nEmbd} NH=${config.nHead} V=${config.vocabSize} (${source})`);
   for (const line of prepared.report) console.log(`${stage}: ${line}`);
 

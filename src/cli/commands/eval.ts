@@ -11,8 +11,7 @@ import { comparePolicies } from '../../stages/evaluate.ts';
 import { goldJudge, parseTaskPrompt } from '../../task/index.ts';
 import { sftBatches, tokenizeSft } from '../../data/sft.ts';
 import { TextTokens } from '../../data/text.ts';
-import { requestGpu } from '../../gpu/device.ts';
-import { describeTuning, tuneMatmulAtStartup } from '../autotune-cache.ts';
+import { requestCommandGpu } from '../autotune-cache.ts';
 import { GPT, type Batch } from '../../model/gpt.ts';
 import { createTokenizer } from '../../tokenizer/index.ts';
 import { number, resolveOptions, tokenizerFor } from '../options.ts';
@@ -89,8 +88,7 @@ export function registerEval(program: Command): void {
       batches = Array.from({ length: Math.floor((corpus.length - 1) / (B * T)) }, (_, k) => corpus.batch(k, B, T));
     }
 
-    const gpu = await requestGpu();
-    console.error(`eval: ${describeTuning(await tuneMatmulAtStartup(gpu))}`);
+    const gpu = await requestCommandGpu((line) => console.error(`eval: ${line}`));
     const model = new GPT(gpu, config, B, T);
     model.setParameters(params);
     const progress = new Progress('eval', batches.length);
@@ -126,8 +124,7 @@ async function compare(o: z.infer<typeof schema>): Promise<void> {
   if (!score) throw new Error(`${o.rewardModel}: no ${SCORE_NAME}: not a reward model`);
   const tokenizer = createTokenizer(o.tokenizer ?? tokenizerFor(policy.config.vocabSize));
   const prompts = loadPrompts(readInputFile(o.data), o.data).map((p) => p.prompt);
-  const gpu = await requestGpu();
-  console.error(`eval: ${describeTuning(await tuneMatmulAtStartup(gpu))}`);
+  const gpu = await requestCommandGpu((line) => console.error(`eval: ${line}`));
   const progress = new Progress('eval', prompts.length);
   let report;
   try {

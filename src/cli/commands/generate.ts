@@ -3,8 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { loadPrompts } from '../../data/formats.ts';
-import { requestGpu } from '../../gpu/device.ts';
-import { describeTuning, tuneMatmulAtStartup } from '../autotune-cache.ts';
+import { requestCommandGpu } from '../autotune-cache.ts';
 import { Generator } from '../../model/generate.ts';
 import { GPT } from '../../model/gpt.ts';
 import { createTokenizer } from '../../tokenizer/index.ts';
@@ -58,8 +57,7 @@ export function registerGenerate(program: Command): void {
       }
     });
 
-    const gpu = await requestGpu();
-    console.error(describeTuning(await tuneMatmulAtStartup(gpu)));
+    const gpu = await requestCommandGpu((line) => console.error(line));
     const model = new GPT(gpu, config, 1, 1);
     model.setParameters(params);
     const generator = new Generator(model, { maxBatch: Math.min(o.batchSize, prompts.length), maxLength });

@@ -7,8 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
-import { requestGpu } from '../../gpu/device.ts';
-import { describeTuning, tuneMatmulAtStartup } from '../autotune-cache.ts';
+import { requestCommandGpu } from '../autotune-cache.ts';
 import { scoreHeadCheckpoint } from '../../model/reward-model.ts';
 import {
   PIPELINE_PRESETS,
@@ -102,9 +101,7 @@ export function registerPipeline(program: Command): void {
     mkdirSync(join(out, 'data'), { recursive: true });
     writeFileAtomic(join(out, 'pipeline_config.json'), `${JSON.stringify({ preset: o.preset, ...settings }, null, 2)}\n`);
 
-    const gpu = await requestGpu();
-    console.log(`pipeline: adapter ${gpu.name}`);
-    console.log(`pipeline: ${describeTuning(await tuneMatmulAtStartup(gpu))}`);
+    const gpu = await requestCommandGpu((line) => console.log(`pipeline: ${line}`));
     console.log(`pipeline: preset ${o.preset}, seed ${settings.seed}, writing ${out}`);
     let stopRequested = false;
     const onSignal = () => {

@@ -6,8 +6,7 @@ import { z } from 'zod';
 import { loadPrompts } from '../../data/formats.ts';
 import { TextTokens } from '../../data/text.ts';
 import type { Batch } from '../../model/gpt.ts';
-import { requestGpu } from '../../gpu/device.ts';
-import { describeTuning, tuneMatmulAtStartup } from '../autotune-cache.ts';
+import { requestCommandGpu } from '../autotune-cache.ts';
 import { PPO_DEFAULTS } from '../../model/ppo-trainer.ts';
 import { SCORE_NAME, scoreHeadCheckpoint } from '../../model/reward-model.ts';
 import { runPpo, tokenizePrompts } from '../../stages/ppo.ts';
@@ -120,9 +119,7 @@ export function registerPpo(program: Command): void {
 
     mkdirSync(o.out, { recursive: true });
     writeFileAtomic(join(o.out, RUN_CONFIG_FILE), `${JSON.stringify({ stage: 'ppo', ...o }, null, 2)}\n`);
-    const gpu = await requestGpu();
-    console.log(`ppo: adapter ${gpu.name}`);
-    console.log(`ppo: ${describeTuning(await tuneMatmulAtStartup(gpu))}`);
+    const gpu = await requestCommandGpu((line) => console.log(`ppo: ${line}`));
     console.log(`ppo: ${data.prompts.length} prompts (longest ${data.longest} tokens); policy from ${o.init}, reward model ${o.rewardModel}`);
     let stopRequested = false;
     const onSignal = () => {
