@@ -234,16 +234,14 @@ export function gemm(
     GELU_OUT: Boolean(options.geluOut),
   };
   if (variant === 'bcast') overrides.ROWS = BCAST_ROWS;
-  let [shader, entry] = KERNELS[variant];
+  // The subgroup variant's entry point and tile follow the shape.
   const tiling = variant === 'subgroup' ? subgroupTiling(M, N) : null;
-  if (tiling) {
-    entry = tiling.entry;
-    if (entry === 'matmul_subgroup') {
-      overrides.LANES = tiling.lanes;
-      overrides.COLS = tiling.cols / tiling.lanes;
-    }
+  if (tiling?.entry === 'matmul_subgroup') {
+    overrides.LANES = tiling.lanes;
+    overrides.COLS = tiling.cols / tiling.lanes;
   }
-  const pipeline = gpu.pipeline(shader, entry, overrides);
+  const [shader, entry] = KERNELS[variant];
+  const pipeline = gpu.pipeline(shader, tiling?.entry ?? entry, overrides);
   const count = options.batch?.count ?? 1;
   const inner = options.batch?.inner ?? count;
   if (!Number.isInteger(count) || count < 1 || !Number.isInteger(inner) || inner < 1) {
