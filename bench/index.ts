@@ -32,7 +32,7 @@ import { Rng } from '../src/reference/random.ts';
 import { AdamW, ADAMW_DEFAULTS } from '../src/train/adamw.ts';
 import { benchGeneration, type GenerationBench } from './generate.ts';
 import { loadTfjsWebgpu, TfjsGpt, tfMatmulRunner, type TfjsSetup } from './tfjs.ts';
-import { bestRunTimes, type RunTime } from './timing.ts';
+import { bestRunTimes, type RunTime, type Runner } from './timing.ts';
 
 const USAGE = `usage: npm run bench -- [options]        (or: webgpu-rlhf bench [options])
   --presets tiny,mid     presets for the training step and generation
@@ -213,7 +213,7 @@ function printAutotune(gpu: Gpu, t: MatmulTuning): void {
 }
 
 /** One gemm in the forward layout (weight (N,K)), reading C back as the tfjs runs do. */
-function ourMatmulRunner(gpu: Gpu, M: number, N: number, K: number, variant: MatmulVariant): { run: () => Promise<void>; dispose: () => void } {
+function ourMatmulRunner(gpu: Gpu, M: number, N: number, K: number, variant: MatmulVariant): Runner {
   const rng = new Rng(M + N + K);
   const a = gpu.createBufferFrom('bench.a', rng.fillRandn(new Float32Array(M * K), 1));
   const w = gpu.createBufferFrom('bench.w', rng.fillRandn(new Float32Array(N * K), 1));

@@ -7,6 +7,7 @@
 import type * as Tf from '@tensorflow/tfjs-core';
 import { throttleDawnPolling } from '../src/gpu/dawn-polling.ts';
 import type { GPTConfig } from '../src/model/config.ts';
+import type { Runner } from './timing.ts';
 
 export type TfModule = typeof Tf;
 
@@ -51,7 +52,7 @@ export async function loadTfjsWebgpu(): Promise<TfjsSetup> {
  * run reading the product back (as the caller of a tfjs op does); `dispose`
  * frees the operands.
  */
-export function tfMatmulRunner(tf: TfModule, M: number, N: number, K: number, transposeB: boolean): { run: () => Promise<void>; dispose: () => void } {
+export function tfMatmulRunner(tf: TfModule, M: number, N: number, K: number, transposeB: boolean): Runner {
   const a = tf.randomNormal([M, K], 0, 1, 'float32', 1);
   const b = tf.randomNormal(transposeB ? [N, K] : [K, N], 0, 1, 'float32', 2);
   return {

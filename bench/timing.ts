@@ -21,6 +21,12 @@ export interface TimedCandidate {
   runs: number;
 }
 
+/** One candidate's run and the release of what it holds (operands, models). */
+export interface Runner {
+  run: () => Promise<void>;
+  dispose: () => void;
+}
+
 /** Each candidate's best timed run, the candidates' runs taken in turn. */
 export async function bestRunTimes(candidates: readonly TimedCandidate[]): Promise<RunTime[]> {
   for (const c of candidates) await c.run();
