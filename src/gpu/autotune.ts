@@ -83,14 +83,14 @@ export interface AutotuneOptions {
   runs?: number;
   variants?: readonly MatmulVariant[];
   /**
-   * Keep the device's default variant (defaultVariant: `subgroup` on lavapipe,
+   * Keep the device's default variant (defaultVariant: `uniform` on lavapipe,
    * else `vec4`) unless another is faster by more than this fraction (0.1):
    * timing noise alone then does not flip the choice.
    */
   margin?: number;
 }
 
-const TUNING_VERSION = 2;
+const TUNING_VERSION = 3;
 
 export function tuningKey(adapter: string, shape: MatmulShape): string {
   return `matmul-v${TUNING_VERSION}:${adapter}:${shape.M}x${shape.N}x${shape.K}`;

@@ -75,6 +75,12 @@ export class Recorder {
     this.currentEncoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
+  /** Record copy commands (buffer and texture copies) between the dispatches. */
+  encodeCopies(record: (encoder: GPUCommandEncoder) => void): void {
+    this.endPass();
+    record(this.currentEncoder);
+  }
+
   /** Zero `bytes` bytes of a buffer from `offset` (both multiples of 4). */
   clear(buffer: GPUBuffer, offset = 0, bytes = buffer.size - offset): void {
     this.endPass();

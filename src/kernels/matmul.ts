@@ -5,7 +5,7 @@
  * Parameter gradients accumulate (dweight +=, dbias +=), activation gradients
  * assign (dinp =).
  */
-import type { Binding } from '../gpu/buffers.ts';
+import { bufferOf, type Binding } from '../gpu/buffers.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 
@@ -24,6 +24,22 @@ const SUBGROUP_SPAN = 8;
 /** matmul_subgroup_wide: rows and columns of C per workgroup */
 const SUBGROUP_WIDE_ROWS = 32;
 const SUBGROUP_WIDE_COLS = 4 * SUBGROUP_LANES;
+/**
+ * matmul_uniform (shaders/matmul_uniform.wgsl): rows of an A panel and columns
+ * of a B panel, k values per 64 KB window, window pairs per dispatch, rows of C
+ * per workgroup, k values per workgroup of matmul_pack
+ */
+const UNIFORM_PANEL = 256;
+const UNIFORM_WINDOW_K = 64;
+const UNIFORM_WINDOWS = 5;
+const UNIFORM_ROWS = 32;
+const UNIFORM_PACK_K = 8;
+const UNIFORM_WINDOW_BYTES = UNIFORM_WINDOW_K * UNIFORM_PANEL * 4;
+
+/** Whether n fills at least 3/4 of the blocks that cover it. */
+function fills(n: number, block: number): boolean {
+  return n / (Math.ceil(n / block) * block) >= 0.75;
+}
 
 /**
  * How the subgroup variant covers C: matmul_subgroup_wide's 32 x 256 blocks
@@ -34,8 +50,7 @@ const SUBGROUP_WIDE_COLS = 4 * SUBGROUP_LANES;
  * 64), an LM head of 257 columns three workgroups of 48 (28% faster).
  */
 export function subgroupTiling(M: number, N: number): { entry: string; rows: number; cols: number; lanes: number } {
-  const filled = (n: number, block: number) => n / (Math.ceil(n / block) * block) >= 0.75;
-  if (filled(M, SUBGROUP_WIDE_ROWS) && filled(N, SUBGROUP_WIDE_COLS)) {
+  if (fills(M, SUBGROUP_WIDE_ROWS) && fills(N, SUBGROUP_WIDE_COLS)) {
     return { entry: 'matmul_subgroup_wide', rows: SUBGROUP_WIDE_ROWS, cols: SUBGROUP_WIDE_COLS, lanes: SUBGROUP_LANES };
   }
   const perLane = N >= 2 * SUBGROUP_LANES ? 2 : 1;
@@ -94,7 +109,7 @@ export interface GemmOptions {
  * See shaders/matmul.wgsl for what each variant is good at; `subgroup` is in
  * shaders/matmul_subgroup.wgsl, and needs the device's `subgroups` feature.
  */
-export const MATMUL_VARIANTS = ['scalar', 'vec4', 'bcast', 'tiled', 'subgroup'] as const;
+export const MATMUL_VARIANTS = ['scalar', 'vec4', 'bcast', 'tiled', 'subgroup', 'uniform'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
 
 /** Which operands are stored transposed: A then B, N (as is) or T. */
@@ -110,6 +125,7 @@ const KERNELS: Record<MatmulVariant, [string, string]> = {
   bcast: ['matmul', 'matmul_bcast'],
   tiled: ['matmul', 'matmul_tiled'],
   subgroup: ['matmul_subgroup', 'matmul_subgroup'],
+  uniform: ['matmul_uniform', 'matmul_uniform'],
 };
 
 // Per device rather than on Gpu, so that the choice stays a concern of this kernel.
@@ -146,9 +162,20 @@ export function vec4Eligible(a: Operand, b: Operand): boolean {
   return vec4Addressable(a) && vec4Addressable(b);
 }
 
-/** Whether the device can run a variant at all: matmul_subgroup needs subgroups of at least 8. */
+/** Whether the device can run a variant at all: subgroup and uniform need subgroups of at least 8. */
 export function variantSupported(gpu: Gpu, variant: MatmulVariant): boolean {
-  return variant !== 'subgroup' || gpu.subgroupMinSize >= SUBGROUP_SPAN;
+  return (variant !== 'subgroup' && variant !== 'uniform') || gpu.subgroupMinSize >= SUBGROUP_SPAN;
+}
+
+/**
+ * Where the uniform variant runs matmul_uniform: one product (not a batch)
+ * whose C fills at least 3/4 of its 32 x 256 blocks (every matmul of a `mid`
+ * training step). Elsewhere it runs the subgroup variant, whose narrower
+ * tilings idle fewer lanes (attention's per-head products, an LM head of 257
+ * columns, a decoding step's few rows).
+ */
+export function uniformSuits(M: number, N: number, K: number, batchCount = 1): boolean {
+  return batchCount === 1 && K > 0 && fills(M, UNIFORM_ROWS) && fills(N, UNIFORM_PANEL);
 }
 
 /** Whether a variant can run on these operands (matmul_bcast reads only B as vec4s). */
@@ -170,7 +197,7 @@ export function variantEligible(variant: MatmulVariant, a: Operand, b: Operand):
  * for why); elsewhere vec4. Fixed per device, so runs stay reproducible.
  */
 export function defaultVariant(gpu: Gpu): MatmulVariant {
-  return gpu.cpu && variantSupported(gpu, 'subgroup') ? 'subgroup' : 'vec4';
+  return gpu.cpu && variantSupported(gpu, 'uniform') ? 'uniform' : 'vec4';
 }
 
 function pickVariant(gpu: Gpu, a: Operand, b: Operand, N: number, options: GemmOptions): MatmulVariant {
@@ -225,7 +252,11 @@ export function gemm(
 ): void {
   const gpu = rec.gpu;
   const bias = options.bias ?? null;
-  const variant = pickVariant(gpu, a, b, N, options);
+  let variant = pickVariant(gpu, a, b, N, options);
+  if (variant === 'uniform') {
+    if (uniformSuits(M, N, K, options.batch?.count)) return uniformGemm(rec, c, a, b, M, N, K, options);
+    variant = 'subgroup';
+  }
   const overrides: Record<string, boolean | number> = {
     TRANS_A: a.transposed ?? false,
     TRANS_B: b.transposed ?? false,
@@ -266,6 +297,152 @@ export function gemm(
     flops: count * (2 * M * N * K + (options.geluOut ? 15 * M * N : 0)),
     bytes: 4 * count * (M * K + K * N + M * N * ((options.accumulate ? 2 : 1) + (options.geluOut ? 1 : 0))),
   });
+}
+
+/** Scratch buffers per device that gemm packs A's and B's panels into, grown as needed. */
+const panelBuffers = new WeakMap<Gpu, { a?: GPUBuffer; b?: GPUBuffer }>();
+
+function panelBuffer(gpu: Gpu, operand: 'a' | 'b', bytes: number): GPUBuffer {
+  let buffers = panelBuffers.get(gpu);
+  if (!buffers) panelBuffers.set(gpu, (buffers = {}));
+  const current = buffers[operand];
+  if (current && current.size >= bytes) return current;
+  // Not destroyed: dispatches recorded but not yet submitted may still read it.
+  const grown = gpu.createBuffer(
+    `matmul.${operand}_panels`,
+    Math.max(bytes, 2 * (current?.size ?? 0)),
+    GPUBufferUsage.STORAGE | GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  );
+  buffers[operand] = grown;
+  return grown;
+}
+
+/** One operand as X(r, k) = source[offset + r rowStride + k kStride] (R rows, K columns). */
+interface PanelSource {
+  binding: Binding;
+  rows: number;
+  rowStride: number;
+  kStride: number;
+  offset: number;
+}
+
+/** A as X(m, k) = A(m, k); B as X(n, k) = B(k, n). */
+function panelSource(operand: Operand, rows: number, isB: boolean): PanelSource {
+  // A stored (M,K): X's rows are A's; B stored (K,N): X's rows are B's columns.
+  const rowsAreStoredRows = isB ? operand.transposed : !operand.transposed;
+  const [rowStride, kStride] = rowsAreStoredRows ? [operand.ld, 1] : [1, operand.ld];
+  return { binding: operand.binding, rows, rowStride, kStride, offset: operand.offset ?? 0 };
+}
+
+/** A scratch texture per device, for copies that reshape blocks of an operand (see packPanels). */
+const reshapeTextures = new WeakMap<Gpu, GPUTexture>();
+
+function reshapeTexture(gpu: Gpu, width: number, height: number): GPUTexture {
+  const current = reshapeTextures.get(gpu);
+  if (current && current.width >= width && current.height >= height) return current;
+  // Not destroyed: copies recorded but not yet submitted may still use it.
+  const grown = gpu.device.createTexture({
+    label: 'matmul.reshape',
+    size: { width: Math.max(width, current?.width ?? 0), height: Math.max(height, current?.height ?? 0) },
+    format: 'r32float',
+    usage: GPUTextureUsage.COPY_SRC | GPUTextureUsage.COPY_DST,
+  });
+  reshapeTextures.set(gpu, grown);
+  return grown;
+}
+
+/**
+ * X into panels (see shaders/matmul_uniform.wgsl). Where X's rows are side by
+ * side in the operand (B stored (K,N), A stored (K,M)), K fills whole windows
+ * and the operand's row stride is a multiple of 64 elements (the 256 bytes a
+ * texture copy's rows must be apart), each panel goes through a texture, which
+ * lavapipe copies with memcpy; elsewhere matmul_pack writes the panels,
+ * reading the operand one element a lane.
+ */
+function packPanels(rec: Recorder, panels: GPUBuffer, x: PanelSource, K: number, kPadded: number): void {
+  const gpu = rec.gpu;
+  const panelCount = Math.ceil(x.rows / UNIFORM_PANEL);
+  if (x.rowStride === 1 && K === kPadded && x.kStride % 64 === 0 && K <= gpu.device.limits.maxTextureDimension2D) {
+    const buffer = bufferOf(x.binding);
+    const base = bindingOffset(x.binding) + 4 * x.offset;
+    const texture = reshapeTexture(gpu, UNIFORM_PANEL, K);
+    rec.encodeCopies((encoder) => {
+      for (let p = 0; p < panelCount; p++) {
+        // K rows of the panel's (up to) 256 values; the rest of each row keeps
+        // what it held, which reaches only rows or columns of C not stored.
+        const r0 = p * UNIFORM_PANEL;
+        const rows = Math.min(UNIFORM_PANEL, x.rows - r0);
+        const source = { buffer, offset: base + 4 * r0, bytesPerRow: 4 * x.kStride };
+        encoder.copyBufferToTexture(source, { texture }, { width: rows, height: K });
+        encoder.copyTextureToBuffer(
+          { texture },
+          { buffer: panels, offset: p * kPadded * UNIFORM_PANEL * 4, bytesPerRow: 4 * UNIFORM_PANEL },
+          { width: rows, height: K },
+        );
+      }
+    });
+    return;
+  }
+  const params = gpu.uniform([x.rows, K, x.rowStride, x.kStride, x.offset, kPadded]);
+  rec.dispatch('matmul_pack', gpu.pipeline('matmul_uniform', 'matmul_pack'), [params, panels, x.binding], [panelCount, kPadded / UNIFORM_PACK_K], {
+    bytes: 4 * (x.rows * K + panelCount * UNIFORM_PANEL * kPadded),
+  });
+}
+
+/**
+ * The uniform variant: A and B packed into panels, then C panel by panel, up
+ * to UNIFORM_WINDOWS windows of k a dispatch, the first adding the bias (and
+ * C's value when accumulating), the later ones adding to C, the last writing
+ * gelu(C).
+ */
+function uniformGemm(rec: Recorder, c: Operand, a: Operand, b: Operand, M: number, N: number, K: number, options: GemmOptions): void {
+  const gpu = rec.gpu;
+  const kPadded = Math.ceil(K / UNIFORM_WINDOW_K) * UNIFORM_WINDOW_K;
+  const windows = kPadded / UNIFORM_WINDOW_K;
+  const [aPanelCount, bPanelCount] = [Math.ceil(M / UNIFORM_PANEL), Math.ceil(N / UNIFORM_PANEL)];
+  const panelBytes = kPadded * UNIFORM_PANEL * 4;
+  const aPanels = panelBuffer(gpu, 'a', aPanelCount * panelBytes);
+  const bPanels = panelBuffer(gpu, 'b', bPanelCount * panelBytes);
+  const [aSource, bSource] = [panelSource(a, M, false), panelSource(b, N, true)];
+  packPanels(rec, aPanels, aSource, K, kPadded);
+  packPanels(rec, bPanels, bSource, K, kPadded);
+
+  const pipeline = gpu.pipeline('matmul_uniform', 'matmul_uniform');
+  const name = options.name ?? 'matmul';
+  // Without a bias the binding is unused; A's binding fills the slot (it is
+  // read-only here, unlike C). The GELU output's stand-in must alias nothing.
+  const bias = options.bias ?? a.binding;
+  const geluOut = options.geluOut ?? unusedOutput(gpu);
+  for (let p = 0; p < aPanelCount; p++) {
+    const rows = Math.min(UNIFORM_PANEL, M - p * UNIFORM_PANEL);
+    for (let q = 0; q < bPanelCount; q++) {
+      const cols = Math.min(UNIFORM_PANEL, N - q * UNIFORM_PANEL);
+      for (let w0 = 0; w0 < windows; w0 += UNIFORM_WINDOWS) {
+        const kIn: number[] = [];
+        const aWindows: Binding[] = [];
+        const bWindows: Binding[] = [];
+        for (let i = 0; i < UNIFORM_WINDOWS; i++) {
+          // Unused pairs take no k and bind the first pair again.
+          const w = w0 + i < windows ? w0 + i : w0;
+          const kStart = w * UNIFORM_WINDOW_K;
+          kIn.push(w0 + i < windows ? Math.ceil(Math.min(UNIFORM_WINDOW_K, K - kStart) / SUBGROUP_SPAN) * SUBGROUP_SPAN : 0);
+          aWindows.push({ buffer: aPanels, offset: p * panelBytes + w * UNIFORM_WINDOW_BYTES, size: UNIFORM_WINDOW_BYTES });
+          bWindows.push({ buffer: bPanels, offset: q * panelBytes + w * UNIFORM_WINDOW_BYTES, size: UNIFORM_WINDOW_BYTES });
+        }
+        const first = w0 === 0;
+        const last = w0 + UNIFORM_WINDOWS >= windows;
+        const params = gpu.uniform([
+          M, N, c.ld, c.offset ?? 0, p * UNIFORM_PANEL, q * UNIFORM_PANEL, ...kIn,
+          Number(!first || Boolean(options.accumulate)), Number(first && options.bias != null), Number(last && options.geluOut != null),
+        ]);
+        const kCount = Math.min(K, (w0 + UNIFORM_WINDOWS) * UNIFORM_WINDOW_K) - w0 * UNIFORM_WINDOW_K;
+        rec.dispatch(name, pipeline, [params, c.binding, bias, geluOut, ...aWindows, ...bWindows], [1, Math.ceil(rows / UNIFORM_ROWS)], {
+          flops: 2 * rows * cols * kCount + (last && options.geluOut ? 15 * rows * cols : 0),
+          bytes: 4 * (rows * kCount + kCount * cols + rows * cols * ((first && !options.accumulate ? 1 : 2) + (last && options.geluOut ? 1 : 0))),
+        });
+      }
+    }
+  }
 }
 
 /** out(M,N) = inp(M,K) weight(N,K)^T + bias(N). */

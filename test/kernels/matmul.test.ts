@@ -11,6 +11,7 @@ import {
   variantSupported,
   defaultVariant,
   subgroupTiling,
+  uniformSuits,
   type MatmulVariant,
 } from '../../src/kernels/matmul.ts';
 import * as ref from '../../src/reference/index.ts';
@@ -78,6 +79,8 @@ const GEMM_SHAPES: [number, number, number][] = [
   [70, 263, 37], // several workgroups of every variant, ragged edges in M, N and K
   [1, 5, 3],
   [97, 250, 29], // matmul_subgroup_wide's blocks in the subgroup variant, ragged in M, N and K
+  [300, 200, 333], // the uniform variant's panels: two of A, K over two dispatches, ragged everywhere
+  [320, 256, 384], // the same, operands stored (K,M) or (K,N) copied into panels through a texture
 ];
 const padTo4 = (n: number) => Math.ceil(n / 4) * 4;
 describe.each(MATMUL_VARIANTS as readonly MatmulVariant[])('gemm %s variant', (variant) => {
@@ -117,7 +120,9 @@ describe.each(MATMUL_VARIANTS as readonly MatmulVariant[])('gemm %s variant', (v
           expected[m * N + n]! += sum;
         }
       }
-      expectClose(await gpu.readF32(c, 0, M * N), expected, `c (M=${M} N=${N} K=${K})`, { rtol: 1e-5, atol: 1e-5 });
+      // f32 rounding of a sum of K products grows like sqrt(K); the reference sums in f64.
+      const atol = 1e-5 * Math.max(1, Math.sqrt(K / 32));
+      expectClose(await gpu.readF32(c, 0, M * N), expected, `c (M=${M} N=${N} K=${K})`, { rtol: 1e-5, atol });
     }
   });
 
@@ -234,6 +239,42 @@ describe('variant choice', () => {
     expect(variantSupported(withSize(8), 'subgroup')).toBe(true);
     expect(variantSupported(withSize(32), 'subgroup')).toBe(true);
     expect(variantSupported(withSize(0), 'vec4')).toBe(true);
+    expect(variantSupported(withSize(4), 'uniform')).toBe(false); // it broadcasts across 8 lanes too
+    expect(variantSupported(withSize(8), 'uniform')).toBe(true);
+  });
+
+  it('runs matmul_uniform for single products that fill its 32 x 256 blocks, else the subgroup variant', async (ctx) => {
+    expect(uniformSuits(256, 768, 256)).toBe(true); // mid's qkv
+    expect(uniformSuits(300, 200, 333)).toBe(true); // the gemm tests' panels
+    expect(uniformSuits(256, 257, 256)).toBe(false); // an LM head: half the second panel idle
+    expect(uniformSuits(4, 768, 256)).toBe(false); // a decoding step's few rows
+    expect(uniformSuits(256, 768, 256, 8)).toBe(false); // a batch (attention's products)
+    expect(uniformSuits(256, 768, 0)).toBe(false);
+    if (!variantSupported(gpu, 'uniform')) return ctx.skip(`${gpu.name} cannot run the uniform variant`);
+    const names: string[] = [];
+    const M = 60;
+    const rng = new Rng(4);
+    const a = upload(gpu, 'a', randn(rng, M * 130));
+    const b = upload(gpu, 'b', randn(rng, 130 * 256));
+    const c = zeros(gpu, 'c', M * 256);
+    for (const [N, K] of [
+      [256, 130],
+      [20, 130],
+      [256, 128],
+    ] as const) {
+      await run(gpu, (rec) => {
+        const dispatch = rec.dispatch.bind(rec);
+        rec.dispatch = (name, pipeline, ...rest) => {
+          names.push(pipeline.label.split(':')[1]!);
+          return dispatch(name, pipeline, ...rest);
+        };
+        gemm(rec, { binding: c, ld: N }, { binding: a, ld: K }, { binding: b, ld: N }, M, N, K, { variant: 'uniform' });
+      });
+    }
+    // K=130: A and B packed by matmul_pack, one dispatch (3 windows of 64); the
+    // narrow C in matmul_subgroup; K=128: B (K,N), its rows 256 apart, copied
+    // into its panel (no dispatch), A (M,K) packed, then one dispatch.
+    expect(names).toEqual(['matmul_pack', 'matmul_pack', 'matmul_uniform', 'matmul_subgroup', 'matmul_pack', 'matmul_uniform']);
   });
 
   it('covers C with matmul_subgroup_wide blocks where C fills them, else with matmul_subgroup', () => {
@@ -274,9 +315,10 @@ describe('variant choice', () => {
     setMatmulVariants(gpu, { NN: 'vec4', NT: 'tiled' });
     await record(260);
     setMatmulVariants(gpu, {});
-    // Untuned or where the choice does not fit: the device's default, subgroup on
-    // lavapipe (any operands), else vec4, which K=7 rules out here: scalar.
-    const fallback = defaultVariant(gpu) === 'subgroup' ? 'matmul_subgroup' : 'matmul';
+    // Untuned or where the choice does not fit: the device's default, uniform on
+    // lavapipe (any operands; at M=5, through the subgroup variant), else vec4,
+    // which K=7 rules out here: scalar.
+    const fallback = defaultVariant(gpu) === 'uniform' ? 'matmul_subgroup' : 'matmul';
     expect(names.map((l) => l.split(':')[1])).toEqual([fallback, 'matmul_bcast', fallback, fallback]);
   });
 });
