@@ -408,6 +408,9 @@ function uniformGemm(rec: Recorder, c: Operand, a: Operand, b: Operand, M: numbe
   packPanels(rec, bPanels, bSource, K, kPadded);
 
   const pipeline = gpu.pipeline('matmul_uniform', 'matmul_uniform');
+  // Windows split evenly between the dispatches (16 as 4 x 4, not 5+5+5+1):
+  // each dispatch also reads and writes its block of C.
+  const perDispatch = Math.ceil(windows / Math.ceil(windows / UNIFORM_WINDOWS));
   const name = options.name ?? 'matmul';
   // Without a bias the binding is unused; A's binding fills the slot (it is
   // read-only here, unlike C). The GELU output's stand-in must alias nothing.
@@ -417,25 +420,26 @@ function uniformGemm(rec: Recorder, c: Operand, a: Operand, b: Operand, M: numbe
     const rows = Math.min(UNIFORM_PANEL, M - p * UNIFORM_PANEL);
     for (let q = 0; q < bPanelCount; q++) {
       const cols = Math.min(UNIFORM_PANEL, N - q * UNIFORM_PANEL);
-      for (let w0 = 0; w0 < windows; w0 += UNIFORM_WINDOWS) {
+      for (let w0 = 0; w0 < windows; w0 += perDispatch) {
         const kIn: number[] = [];
         const aWindows: Binding[] = [];
         const bWindows: Binding[] = [];
         for (let i = 0; i < UNIFORM_WINDOWS; i++) {
           // Unused pairs take no k and bind the first pair again.
-          const w = w0 + i < windows ? w0 + i : w0;
+          const used = i < perDispatch && w0 + i < windows;
+          const w = used ? w0 + i : w0;
           const kStart = w * UNIFORM_WINDOW_K;
-          kIn.push(w0 + i < windows ? Math.ceil(Math.min(UNIFORM_WINDOW_K, K - kStart) / SUBGROUP_SPAN) * SUBGROUP_SPAN : 0);
+          kIn.push(used ? Math.ceil(Math.min(UNIFORM_WINDOW_K, K - kStart) / SUBGROUP_SPAN) * SUBGROUP_SPAN : 0);
           aWindows.push({ buffer: aPanels, offset: p * panelBytes + w * UNIFORM_WINDOW_BYTES, size: UNIFORM_WINDOW_BYTES });
           bWindows.push({ buffer: bPanels, offset: q * panelBytes + w * UNIFORM_WINDOW_BYTES, size: UNIFORM_WINDOW_BYTES });
         }
         const first = w0 === 0;
-        const last = w0 + UNIFORM_WINDOWS >= windows;
+        const last = w0 + perDispatch >= windows;
         const params = gpu.uniform([
           M, N, c.ld, c.offset ?? 0, p * UNIFORM_PANEL, q * UNIFORM_PANEL, ...kIn,
           Number(!first || Boolean(options.accumulate)), Number(first && options.bias != null), Number(last && options.geluOut != null),
         ]);
-        const kCount = Math.min(K, (w0 + UNIFORM_WINDOWS) * UNIFORM_WINDOW_K) - w0 * UNIFORM_WINDOW_K;
+        const kCount = Math.min(K, (w0 + perDispatch) * UNIFORM_WINDOW_K) - w0 * UNIFORM_WINDOW_K;
         rec.dispatch(name, pipeline, [params, c.binding, bias, geluOut, ...aWindows, ...bWindows], [1, Math.ceil(rows / UNIFORM_ROWS)], {
           flops: 2 * rows * cols * kCount + (last && options.geluOut ? 15 * rows * cols : 0),
           bytes: 4 * (rows * kCount + kCount * cols + rows * cols * ((first && !options.accumulate ? 1 : 2) + (last && options.geluOut ? 1 : 0))),
