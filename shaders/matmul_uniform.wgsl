@@ -144,88 +144,41 @@ fn window_products(
       a_lane[4u * i + 2u] = v.z;
       a_lane[4u * i + 3u] = v.w;
     }
-    // subgroupBroadcast takes a constant lane, hence the eight steps written out:
-    // acc += A(rows, k0 + s) B(k0 + s, columns), A's values from lane s.
-    {
-      let bk = (*b)[(k0 + 0u) * (PANEL / 4u) + col4];
-      for (var i = 0u; i < ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 0u);
-        acc0[i] = fma(x, bk.x, acc0[i]);
-        acc1[i] = fma(x, bk.y, acc1[i]);
-        acc2[i] = fma(x, bk.z, acc2[i]);
-        acc3[i] = fma(x, bk.w, acc3[i]);
-      }
+    // B at the subgroup's SPAN values of k, in this lane's 4 columns.
+    var b_k: array<vec4f, SPAN>;
+    for (var t = 0u; t < SPAN; t++) {
+      b_k[t] = (*b)[(k0 + t) * (PANEL / 4u) + col4];
     }
-    {
-      let bk = (*b)[(k0 + 1u) * (PANEL / 4u) + col4];
-      for (var i = 0u; i < ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 1u);
-        acc0[i] = fma(x, bk.x, acc0[i]);
-        acc1[i] = fma(x, bk.y, acc1[i]);
-        acc2[i] = fma(x, bk.z, acc2[i]);
-        acc3[i] = fma(x, bk.w, acc3[i]);
-      }
-    }
-    {
-      let bk = (*b)[(k0 + 2u) * (PANEL / 4u) + col4];
-      for (var i = 0u; i < ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 2u);
-        acc0[i] = fma(x, bk.x, acc0[i]);
-        acc1[i] = fma(x, bk.y, acc1[i]);
-        acc2[i] = fma(x, bk.z, acc2[i]);
-        acc3[i] = fma(x, bk.w, acc3[i]);
-      }
-    }
-    {
-      let bk = (*b)[(k0 + 3u) * (PANEL / 4u) + col4];
-      for (var i = 0u; i < ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 3u);
-        acc0[i] = fma(x, bk.x, acc0[i]);
-        acc1[i] = fma(x, bk.y, acc1[i]);
-        acc2[i] = fma(x, bk.z, acc2[i]);
-        acc3[i] = fma(x, bk.w, acc3[i]);
-      }
-    }
-    {
-      let bk = (*b)[(k0 + 4u) * (PANEL / 4u) + col4];
-      for (var i = 0u; i < ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 4u);
-        acc0[i] = fma(x, bk.x, acc0[i]);
-        acc1[i] = fma(x, bk.y, acc1[i]);
-        acc2[i] = fma(x, bk.z, acc2[i]);
-        acc3[i] = fma(x, bk.w, acc3[i]);
-      }
-    }
-    {
-      let bk = (*b)[(k0 + 5u) * (PANEL / 4u) + col4];
-      for (var i = 0u; i < ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 5u);
-        acc0[i] = fma(x, bk.x, acc0[i]);
-        acc1[i] = fma(x, bk.y, acc1[i]);
-        acc2[i] = fma(x, bk.z, acc2[i]);
-        acc3[i] = fma(x, bk.w, acc3[i]);
-      }
-    }
-    {
-      let bk = (*b)[(k0 + 6u) * (PANEL / 4u) + col4];
-      for (var i = 0u; i < ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 6u);
-        acc0[i] = fma(x, bk.x, acc0[i]);
-        acc1[i] = fma(x, bk.y, acc1[i]);
-        acc2[i] = fma(x, bk.z, acc2[i]);
-        acc3[i] = fma(x, bk.w, acc3[i]);
-      }
-    }
-    {
-      let bk = (*b)[(k0 + 7u) * (PANEL / 4u) + col4];
-      for (var i = 0u; i < ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 7u);
-        acc0[i] = fma(x, bk.x, acc0[i]);
-        acc1[i] = fma(x, bk.y, acc1[i]);
-        acc2[i] = fma(x, bk.z, acc2[i]);
-        acc3[i] = fma(x, bk.w, acc3[i]);
-      }
-    }
+    // Row by row, so that each accumulator is read and written once per SPAN
+    // values of k rather than SPAN times (LLVM keeps them on the stack: 1.3x
+    // faster), in loops of 8 rows, which Mesa unrolls (one of 32 it would
+    // not, and accumulators indexed at run time live in memory).
+    row_products(&a_lane, &b_k, 0u);
+    row_products(&a_lane, &b_k, 8u);
+    row_products(&a_lane, &b_k, 16u);
+    row_products(&a_lane, &b_k, 24u);
+  }
+}
+
+// acc(rows first .. first + 7) += A(rows, k0 .. k0 + 7) B(k0 .. k0 + 7, columns),
+// in order of k; A's value at k0 + t comes from lane t. subgroupBroadcast
+// takes a constant lane, hence the eight written out.
+fn row_products(a_lane: ptr<function, array<f32, ROWS>>, b_k: ptr<function, array<vec4f, SPAN>>, first: u32) {
+  for (var i = first; i < first + 8u; i++) {
+    let a = (*a_lane)[i];
+    var r = vec4f(acc0[i], acc1[i], acc2[i], acc3[i]);
+    r = fma(vec4f(subgroupBroadcast(a, 0u)), (*b_k)[0], r);
+    r = fma(vec4f(subgroupBroadcast(a, 1u)), (*b_k)[1], r);
+    r = fma(vec4f(subgroupBroadcast(a, 2u)), (*b_k)[2], r);
+    r = fma(vec4f(subgroupBroadcast(a, 3u)), (*b_k)[3], r);
+    r = fma(vec4f(subgroupBroadcast(a, 4u)), (*b_k)[4], r);
+    r = fma(vec4f(subgroupBroadcast(a, 5u)), (*b_k)[5], r);
+    r = fma(vec4f(subgroupBroadcast(a, 6u)), (*b_k)[6], r);
+    r = fma(vec4f(subgroupBroadcast(a, 7u)), (*b_k)[7], r);
+    acc0[i] = r.x;
+    acc1[i] = r.y;
+    acc2[i] = r.z;
+    acc3[i] = r.w;
   }
 }
 
