@@ -10,14 +10,13 @@
 // whose every 64 KB window holds 64 values of k for 256 rows:
 //
 //   X (R rows, K columns): A as X(m, k) = A(m, k), B as X(n, k) = B(k, n),
-//   whatever their stored layout. Panel p holds rows 256 p .. 256 p + 255 as
-//   P[p][k][r] = X(256 p + r, k), K padded to a multiple of WINDOW_K (64) with
-//   zeros; window w of a panel is P[p][64 w .. 64 w + 63][0..255]. Where X's
-//   rows lie side by side in the operand, gemm copies them in with texture
-//   copies (lavapipe's memcpy); elsewhere matmul_pack writes them. Rows past R
-//   may hold anything: they reach only rows or columns of C that are not stored.
-//   (A layout [r][k] within windows, copyable from the other operands, made
-//   the kernel slower than the packing it saved.)
+//   whatever their stored layout. Panel p holds rows 256 p .. 256 p + 255, K
+//   padded to a multiple of WINDOW_K (64) with zeros; window w of a panel
+//   holds k from 64 w, laid out [k][r] (rows side by side) or, K_INNER, [r][k]
+//   (values of k side by side): the layout of the operand as stored, so that
+//   gemm can copy it in with texture copies (lavapipe's memcpy) where its
+//   strides allow; elsewhere matmul_pack writes it. Rows past R may hold
+//   anything: they reach only rows or columns of C that are not stored.
 //
 // One dispatch of matmul_uniform computes C's rows of one A panel by the
 // columns of one B panel over up to WINDOWS windows of k; longer K takes
@@ -48,25 +47,35 @@ struct PackParams {
 }
 
 @group(0) @binding(0) var<uniform> pack: PackParams;
-@group(0) @binding(1) var<storage, read_write> panels: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> panels: array<f32>;
 @group(0) @binding(2) var<storage, read> source: array<f32>;
+
+// The panels' window layout (see the top): [k][r], or [r][k] when true.
+override K_INNER: bool = false;
 
 const PACK_K: u32 = 8u; // k values per workgroup of matmul_pack
 
-// Workgroup (p, j): panel p, k from PACK_K j; each lane writes 4 rows at a time.
+// Where X(r, k) goes within the panels.
+fn panel_index(r: u32, k: u32) -> u32 {
+  let panel = (r / PANEL) * pack.k_padded * PANEL;
+  if (K_INNER) {
+    return panel + (k / WINDOW_K) * WINDOW_K * PANEL + (r % PANEL) * WINDOW_K + k % WINDOW_K;
+  }
+  return panel + k * PANEL + r % PANEL;
+}
+
+// Workgroup (p, j): panel p, k from PACK_K j; each lane 4 rows.
 @compute @workgroup_size(LANES)
 fn matmul_pack(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let r0 = wg.x * PANEL + lid.x * 4u;
   for (var j = 0u; j < PACK_K; j++) {
     let k = wg.y * PACK_K + j;
-    var v = vec4f(0.0);
     for (var t = 0u; t < 4u; t++) {
       let r = r0 + t;
       // Clamped so that no lane reads past the operand; the select zeroes it.
       let x = source[pack.offset + min(r, pack.rows - 1u) * pack.row_stride + min(k, pack.K - 1u) * pack.k_stride];
-      v[t] = select(0.0, x, r < pack.rows && k < pack.K);
+      panels[panel_index(r, k)] = select(0.0, x, r < pack.rows && k < pack.K);
     }
-    panels[((wg.x * pack.k_padded + k) * PANEL + lid.x * 4u) / 4u] = v;
   }
 }
 
@@ -91,6 +100,10 @@ struct Params {
 }
 
 const WINDOWS: u32 = 5u; // window pairs per dispatch: 10 of the 12 uniform bindings a stage may have
+
+// Each operand's window layout (see the top): [k][r], or [r][k] when true.
+override A_K_INNER: bool = false;
+override B_K_INNER: bool = false;
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read_write> c: array<f32>;
@@ -134,51 +147,102 @@ fn window_products(
   lane: u32,
 ) {
   for (var k0 = 0u; k0 < k_count; k0 += SPAN) {
-    // This lane's k: one gather fetches SPAN values of a row across the subgroup.
+    // A: each lane gathers 32 values (8 vec4s), which row_products broadcasts.
+    // [k][r]: lane t has A(rows, k0 + t); [r][k]: lane 2 h + q has A(row
+    // 4 j + h, k0 + 4 q .. 4 q + 3) at a_lane[4 j ..], a vec4 of each row.
     var a_lane: array<f32, ROWS>;
-    let first = ((k0 + lane % SPAN) * PANEL + m0) / 4u;
-    for (var i = 0u; i < ROWS / 4u; i++) {
-      let v = (*a)[first + i];
-      a_lane[4u * i] = v.x;
-      a_lane[4u * i + 1u] = v.y;
-      a_lane[4u * i + 2u] = v.z;
-      a_lane[4u * i + 3u] = v.w;
+    let t = lane % SPAN;
+    for (var j = 0u; j < ROWS / 4u; j++) {
+      var v: vec4f;
+      if (A_K_INNER) {
+        v = (*a)[((m0 + 4u * j + t / 2u) * WINDOW_K + k0) / 4u + t % 2u];
+      } else {
+        v = (*a)[((k0 + t) * PANEL + m0) / 4u + j];
+      }
+      a_lane[4u * j] = v.x;
+      a_lane[4u * j + 1u] = v.y;
+      a_lane[4u * j + 2u] = v.z;
+      a_lane[4u * j + 3u] = v.w;
     }
     // B at the subgroup's SPAN values of k, in this lane's 4 columns.
     var b_k: array<vec4f, SPAN>;
-    for (var t = 0u; t < SPAN; t++) {
-      b_k[t] = (*b)[(k0 + t) * (PANEL / 4u) + col4];
+    if (B_K_INNER) {
+      for (var j = 0u; j < 4u; j++) {
+        let first = ((4u * col4 + j) * WINDOW_K + k0) / 4u;
+        let lo = (*b)[first];
+        let hi = (*b)[first + 1u];
+        b_k[0][j] = lo.x;
+        b_k[1][j] = lo.y;
+        b_k[2][j] = lo.z;
+        b_k[3][j] = lo.w;
+        b_k[4][j] = hi.x;
+        b_k[5][j] = hi.y;
+        b_k[6][j] = hi.z;
+        b_k[7][j] = hi.w;
+      }
+    } else {
+      for (var s = 0u; s < SPAN; s++) {
+        b_k[s] = (*b)[(k0 + s) * (PANEL / 4u) + col4];
+      }
     }
     // Row by row, so that each accumulator is read and written once per SPAN
     // values of k rather than SPAN times (LLVM keeps them on the stack: 1.3x
     // faster), in loops of 8 rows, which Mesa unrolls (one of 32 it would
     // not, and accumulators indexed at run time live in memory).
-    row_products(&a_lane, &b_k, 0u);
-    row_products(&a_lane, &b_k, 8u);
-    row_products(&a_lane, &b_k, 16u);
-    row_products(&a_lane, &b_k, 24u);
+    if (A_K_INNER) {
+      row_products_k_inner(&a_lane, &b_k, 0u);
+      row_products_k_inner(&a_lane, &b_k, 8u);
+      row_products_k_inner(&a_lane, &b_k, 16u);
+      row_products_k_inner(&a_lane, &b_k, 24u);
+    } else {
+      row_products(&a_lane, &b_k, 0u);
+      row_products(&a_lane, &b_k, 8u);
+      row_products(&a_lane, &b_k, 16u);
+      row_products(&a_lane, &b_k, 24u);
+    }
   }
 }
 
-// acc(rows first .. first + 7) += A(rows, k0 .. k0 + 7) B(k0 .. k0 + 7, columns),
-// in order of k; A's value at k0 + t comes from lane t. subgroupBroadcast
-// takes a constant lane, hence the eight written out.
+// acc(row i) += sum over t of x_t B(k0 + t, columns), in order of t, where
+// x_lo and x_hi hold x_0 .. x_3 and x_4 .. x_7.
+fn accumulate_row(i: u32, x_lo: vec4f, x_hi: vec4f, b_k: ptr<function, array<vec4f, SPAN>>) {
+  var r = vec4f(acc0[i], acc1[i], acc2[i], acc3[i]);
+  r = fma(vec4f(x_lo.x), (*b_k)[0], r);
+  r = fma(vec4f(x_lo.y), (*b_k)[1], r);
+  r = fma(vec4f(x_lo.z), (*b_k)[2], r);
+  r = fma(vec4f(x_lo.w), (*b_k)[3], r);
+  r = fma(vec4f(x_hi.x), (*b_k)[4], r);
+  r = fma(vec4f(x_hi.y), (*b_k)[5], r);
+  r = fma(vec4f(x_hi.z), (*b_k)[6], r);
+  r = fma(vec4f(x_hi.w), (*b_k)[7], r);
+  acc0[i] = r.x;
+  acc1[i] = r.y;
+  acc2[i] = r.z;
+  acc3[i] = r.w;
+}
+
+// Rows first .. first + 7 over k0 .. k0 + 7, for [k][r] windows of A: lane t
+// holds A(rows, k0 + t). subgroupBroadcast takes a constant lane, hence the
+// eight written out.
 fn row_products(a_lane: ptr<function, array<f32, ROWS>>, b_k: ptr<function, array<vec4f, SPAN>>, first: u32) {
   for (var i = first; i < first + 8u; i++) {
     let a = (*a_lane)[i];
-    var r = vec4f(acc0[i], acc1[i], acc2[i], acc3[i]);
-    r = fma(vec4f(subgroupBroadcast(a, 0u)), (*b_k)[0], r);
-    r = fma(vec4f(subgroupBroadcast(a, 1u)), (*b_k)[1], r);
-    r = fma(vec4f(subgroupBroadcast(a, 2u)), (*b_k)[2], r);
-    r = fma(vec4f(subgroupBroadcast(a, 3u)), (*b_k)[3], r);
-    r = fma(vec4f(subgroupBroadcast(a, 4u)), (*b_k)[4], r);
-    r = fma(vec4f(subgroupBroadcast(a, 5u)), (*b_k)[5], r);
-    r = fma(vec4f(subgroupBroadcast(a, 6u)), (*b_k)[6], r);
-    r = fma(vec4f(subgroupBroadcast(a, 7u)), (*b_k)[7], r);
-    acc0[i] = r.x;
-    acc1[i] = r.y;
-    acc2[i] = r.z;
-    acc3[i] = r.w;
+    let x_lo = vec4f(subgroupBroadcast(a, 0u), subgroupBroadcast(a, 1u), subgroupBroadcast(a, 2u), subgroupBroadcast(a, 3u));
+    let x_hi = vec4f(subgroupBroadcast(a, 4u), subgroupBroadcast(a, 5u), subgroupBroadcast(a, 6u), subgroupBroadcast(a, 7u));
+    accumulate_row(i, x_lo, x_hi, b_k);
+  }
+}
+
+// The same for [r][k] windows of A: lane 2 h + q holds A(row 4 j + h,
+// k0 + 4 q .. 4 q + 3) at a_lane[4 j .. 4 j + 3], so the lanes to broadcast
+// from depend on the row, and the four rows of a vec4 are written out.
+fn row_products_k_inner(a_lane: ptr<function, array<f32, ROWS>>, b_k: ptr<function, array<vec4f, SPAN>>, first: u32) {
+  for (var j = first / 4u; j < first / 4u + 2u; j++) {
+    let a = vec4f((*a_lane)[4u * j], (*a_lane)[4u * j + 1u], (*a_lane)[4u * j + 2u], (*a_lane)[4u * j + 3u]);
+    accumulate_row(4u * j, subgroupBroadcast(a, 0u), subgroupBroadcast(a, 1u), b_k);
+    accumulate_row(4u * j + 1u, subgroupBroadcast(a, 2u), subgroupBroadcast(a, 3u), b_k);
+    accumulate_row(4u * j + 2u, subgroupBroadcast(a, 4u), subgroupBroadcast(a, 5u), b_k);
+    accumulate_row(4u * j + 3u, subgroupBroadcast(a, 6u), subgroupBroadcast(a, 7u), b_k);
   }
 }
 

@@ -107,7 +107,8 @@ export interface GemmOptions {
 
 /**
  * See shaders/matmul.wgsl for what each variant is good at; `subgroup` is in
- * shaders/matmul_subgroup.wgsl, and needs the device's `subgroups` feature.
+ * shaders/matmul_subgroup.wgsl and `uniform` in shaders/matmul_uniform.wgsl,
+ * both for lavapipe, both needing the device's `subgroups` feature.
  */
 export const MATMUL_VARIANTS = ['scalar', 'vec4', 'bcast', 'tiled', 'subgroup', 'uniform'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
@@ -192,9 +193,10 @@ export function variantEligible(variant: MatmulVariant, a: Operand, b: Operand):
 
 /**
  * What gemm runs where nothing was chosen: on a CPU rasteriser with subgroups
- * of 8 or more (lavapipe), matmul_subgroup, which a tiny training step there
- * runs about 1.2-1.4x faster with than vec4 (see shaders/matmul_subgroup.wgsl
- * for why); elsewhere vec4. Fixed per device, so runs stay reproducible.
+ * of 8 or more (lavapipe), the uniform variant (matmul_uniform where the shape
+ * suits it, else matmul_subgroup; 1.3-1.8x the subgroup variant alone at a mid
+ * step's shapes, which was itself 1.5-2x vec4: see the two shaders for why);
+ * elsewhere vec4. Fixed per device, so runs stay reproducible.
  */
 export function defaultVariant(gpu: Gpu): MatmulVariant {
   return gpu.cpu && variantSupported(gpu, 'uniform') ? 'uniform' : 'vec4';
@@ -351,40 +353,62 @@ function reshapeTexture(gpu: Gpu, width: number, height: number): GPUTexture {
   return grown;
 }
 
+/** The panels' window layout for an operand: [r][k] where its values of k are side by side. */
+function kInner(x: PanelSource): boolean {
+  return x.kStride === 1 && x.rowStride !== 1;
+}
+
 /**
- * X into panels (see shaders/matmul_uniform.wgsl). Where X's rows are side by
- * side in the operand (B stored (K,N), A stored (K,M)), K fills whole windows
- * and the operand's row stride is a multiple of 64 elements (the 256 bytes a
- * texture copy's rows must be apart), each panel goes through a texture, which
- * lavapipe copies with memcpy; elsewhere matmul_pack writes the panels,
- * reading the operand one element a lane.
+ * X into panels (see shaders/matmul_uniform.wgsl), in the window layout of
+ * the operand as stored. Where K fills whole windows and the operand's rows
+ * are a multiple of 64 elements apart (texture copies need 256 bytes), each
+ * panel goes through a texture, which lavapipe copies with memcpy; elsewhere
+ * matmul_pack writes the panels, reading the operand one element a lane.
  */
 function packPanels(rec: Recorder, panels: GPUBuffer, x: PanelSource, K: number, kPadded: number): void {
   const gpu = rec.gpu;
+  const inner = kInner(x);
   const panelCount = Math.ceil(x.rows / UNIFORM_PANEL);
-  if (x.rowStride === 1 && K === kPadded && x.kStride % 64 === 0 && K <= gpu.device.limits.maxTextureDimension2D) {
+  const storedRowStride = inner ? x.rowStride : x.kStride;
+  if (K === kPadded && storedRowStride % 64 === 0 && K <= gpu.device.limits.maxTextureDimension2D) {
     const buffer = bufferOf(x.binding);
     const base = bindingOffset(x.binding) + 4 * x.offset;
-    const texture = reshapeTexture(gpu, UNIFORM_PANEL, K);
+    const texture = inner ? reshapeTexture(gpu, K, UNIFORM_PANEL) : reshapeTexture(gpu, UNIFORM_PANEL, K);
     rec.encodeCopies((encoder) => {
       for (let p = 0; p < panelCount; p++) {
-        // K rows of the panel's (up to) 256 values; the rest of each row keeps
-        // what it held, which reaches only rows or columns of C not stored.
+        // Rows of the texture past the panel's keep what they held, which
+        // reaches only rows or columns of C that are not stored.
         const r0 = p * UNIFORM_PANEL;
         const rows = Math.min(UNIFORM_PANEL, x.rows - r0);
-        const source = { buffer, offset: base + 4 * r0, bytesPerRow: 4 * x.kStride };
-        encoder.copyBufferToTexture(source, { texture }, { width: rows, height: K });
-        encoder.copyTextureToBuffer(
-          { texture },
-          { buffer: panels, offset: p * kPadded * UNIFORM_PANEL * 4, bytesPerRow: 4 * UNIFORM_PANEL },
-          { width: rows, height: K },
-        );
+        const panelOffset = p * kPadded * UNIFORM_PANEL * 4;
+        if (inner) {
+          // The panel's rows of K values, then each window's 64 columns of them.
+          const source = { buffer, offset: base + 4 * r0 * x.rowStride, bytesPerRow: 4 * x.rowStride };
+          encoder.copyBufferToTexture(source, { texture }, { width: K, height: rows });
+          for (let w = 0; w < K / UNIFORM_WINDOW_K; w++) {
+            encoder.copyTextureToBuffer(
+              { texture, origin: { x: w * UNIFORM_WINDOW_K, y: 0 } },
+              { buffer: panels, offset: panelOffset + w * UNIFORM_WINDOW_BYTES, bytesPerRow: 4 * UNIFORM_WINDOW_K },
+              { width: UNIFORM_WINDOW_K, height: rows },
+            );
+          }
+        } else {
+          // K rows of the panel's (up to) 256 values, side by side in the operand.
+          const source = { buffer, offset: base + 4 * r0, bytesPerRow: 4 * x.kStride };
+          encoder.copyBufferToTexture(source, { texture }, { width: rows, height: K });
+          encoder.copyTextureToBuffer(
+            { texture },
+            { buffer: panels, offset: panelOffset, bytesPerRow: 4 * UNIFORM_PANEL },
+            { width: rows, height: K },
+          );
+        }
       }
     });
     return;
   }
   const params = gpu.uniform([x.rows, K, x.rowStride, x.kStride, x.offset, kPadded]);
-  rec.dispatch('matmul_pack', gpu.pipeline('matmul_uniform', 'matmul_pack'), [params, panels, x.binding], [panelCount, kPadded / UNIFORM_PACK_K], {
+  const pipeline = gpu.pipeline('matmul_uniform', 'matmul_pack', { K_INNER: inner });
+  rec.dispatch('matmul_pack', pipeline, [params, panels, x.binding], [panelCount, kPadded / UNIFORM_PACK_K], {
     bytes: 4 * (x.rows * K + panelCount * UNIFORM_PANEL * kPadded),
   });
 }
@@ -407,7 +431,7 @@ function uniformGemm(rec: Recorder, c: Operand, a: Operand, b: Operand, M: numbe
   packPanels(rec, aPanels, aSource, K, kPadded);
   packPanels(rec, bPanels, bSource, K, kPadded);
 
-  const pipeline = gpu.pipeline('matmul_uniform', 'matmul_uniform');
+  const pipeline = gpu.pipeline('matmul_uniform', 'matmul_uniform', { A_K_INNER: kInner(aSource), B_K_INNER: kInner(bSource) });
   // Windows split evenly between the dispatches (16 as 4 x 4, not 5+5+5+1):
   // each dispatch also reads and writes its block of C.
   const perDispatch = Math.ceil(windows / Math.ceil(windows / UNIFORM_WINDOWS));

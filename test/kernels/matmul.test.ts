@@ -80,7 +80,7 @@ const GEMM_SHAPES: [number, number, number][] = [
   [1, 5, 3],
   [97, 250, 29], // matmul_subgroup_wide's blocks in the subgroup variant, ragged in M, N and K
   [300, 200, 333], // the uniform variant's panels: two of A, K over two dispatches, ragged everywhere
-  [320, 256, 384], // the same, operands stored (K,M) or (K,N) copied into panels through a texture
+  [320, 256, 384], // the same, the operands copied into panels through a texture (strides of 64)
 ];
 const padTo4 = (n: number) => Math.ceil(n / 4) * 4;
 describe.each(MATMUL_VARIANTS as readonly MatmulVariant[])('gemm %s variant', (variant) => {
@@ -272,9 +272,9 @@ describe('variant choice', () => {
       });
     }
     // K=130: A and B packed by matmul_pack, one dispatch (3 windows of 64); the
-    // narrow C in matmul_subgroup; K=128: B (K,N), its rows 256 apart, copied
-    // into its panel (no dispatch), A (M,K) packed, then one dispatch.
-    expect(names).toEqual(['matmul_pack', 'matmul_pack', 'matmul_uniform', 'matmul_subgroup', 'matmul_pack', 'matmul_uniform']);
+    // narrow C in matmul_subgroup; K=128, rows 128 and 256 apart: both copied
+    // into their panels (no dispatch), then one dispatch.
+    expect(names).toEqual(['matmul_pack', 'matmul_pack', 'matmul_uniform', 'matmul_subgroup', 'matmul_uniform']);
   });
 
   it('covers C with matmul_subgroup_wide blocks where C fills them, else with matmul_subgroup', () => {
