@@ -58,6 +58,29 @@ fn gradnorm_partial(
   }
 }
 
+// gradnorm_partial four elements at a time (params.n counts vec4s), for
+// windows of a multiple of 4 elements: on lavapipe, which loads a storage
+// buffer one lane at a time, a vec4 shares that loop's overhead between four.
+@group(0) @binding(2) var<storage, read> grad4: array<vec4f>; // (n)
+
+@compute @workgroup_size(WG)
+fn gradnorm_partial_vec4(
+  @builtin(global_invocation_id) gid: vec3u,
+  @builtin(local_invocation_id) lid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) groups: vec3u,
+) {
+  var s = 0.0;
+  for (var i = gid.x; i < params.n; i += groups.x * WG) {
+    let g = grad4[i];
+    s += dot(g, g);
+  }
+  s = reduce_sum(lid.x, s);
+  if (lid.x == 0u) {
+    partials[params.first_slot + wid.x] = s;
+  }
+}
+
 @compute @workgroup_size(WG)
 fn gradnorm_finalize(@builtin(local_invocation_id) lid: vec3u) {
   var s = 0.0;

@@ -56,14 +56,17 @@ export function adamwUpdate(
   decay: boolean,
 ): void {
   const gpu = rec.gpu;
-  const pipeline = gpu.pipeline('adamw', 'adamw_update');
   for (const { first, count } of rowChunks(n, 1, gpu.limits.maxBindingBytes, gpu.limits.storageOffsetAlignment)) {
     const w = (b: GPUBuffer) => window(b, first, count);
+    // Four elements a lane where the window holds whole vec4s (windows start
+    // at the storage offset alignment, a multiple of 16 bytes).
+    const lanes = count % 4 === 0 ? count / 4 : count;
+    const entry = count % 4 === 0 ? 'adamw_update_vec4' : 'adamw_update';
     rec.dispatch(
       'adamw_update',
-      pipeline,
-      [gpu.uniform([count, decay ? 1 : 0]), w(param), w(m), w(v), w(grad), hyper, norm],
-      [gpu.groupsFor(count, WG)],
+      gpu.pipeline('adamw', entry),
+      [gpu.uniform([lanes, decay ? 1 : 0]), w(param), w(m), w(v), w(grad), hyper, norm],
+      [gpu.groupsFor(lanes, WG)],
       { flops: 16 * count, bytes: 4 * 7 * count },
     );
   }

@@ -36,12 +36,14 @@ export function planGradNorm(gpu: Gpu, grads: readonly { buffer: GPUBuffer; size
  */
 export function gradNorm(rec: Recorder, norm: GPUBuffer, partials: GPUBuffer, plan: GradNormPlan, maxNorm: number): void {
   const gpu = rec.gpu;
-  const partial = gpu.pipeline('gradnorm', 'gradnorm_partial');
   for (const w of plan.windows) {
+    // Four elements a lane where the window holds whole vec4s (windows start
+    // at the storage offset alignment, a multiple of 16 bytes).
+    const vec4 = w.count % 4 === 0;
     rec.dispatch(
       'gradnorm_partial',
-      partial,
-      [gpu.uniform([w.count, w.slot], [0]), partials, window(w.buffer, w.first, w.count)],
+      gpu.pipeline('gradnorm', vec4 ? 'gradnorm_partial_vec4' : 'gradnorm_partial'),
+      [gpu.uniform([vec4 ? w.count / 4 : w.count, w.slot], [0]), partials, window(w.buffer, w.first, w.count)],
       [w.groups],
       { flops: 2 * w.count, bytes: 4 * w.count },
     );

@@ -9,8 +9,9 @@ import { expectClose, randn, Rng, testGpu, upload, zeros } from '../helpers.ts';
 const gpus: Gpu[] = [];
 afterAll(() => gpus.forEach((g) => g.destroy()));
 
-// Two tensors of odd sizes; one decayed, one not. With a 64-float binding limit
-// both are split into windows.
+// Tensors of odd sizes, one decayed, one not, and one of whole vec4s (which
+// AdamW updates four elements a lane). With a 64-float binding limit all are
+// split into windows, of whole vec4s but for the odd tensors' last.
 describe.each([
   ['whole bindings', undefined],
   ['split bindings', 64 * 4],
@@ -22,8 +23,8 @@ describe.each([
     const gpu = await testGpu({ maxBindingBytes });
     gpus.push(gpu);
     const rng = new Rng(11);
-    const sizes = [1001, 37];
-    const decay = [true, false];
+    const sizes = [1001, 37, 512];
+    const decay = [true, false, true];
     const settings = { lr: 0.01, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
     const params = sizes.map((n) => randn(rng, n));
     const ms = sizes.map((n) => new Float32Array(n));
