@@ -360,8 +360,9 @@ function kInner(x: PanelSource): boolean {
 
 /**
  * X into panels (see shaders/matmul_uniform.wgsl), in the window layout of
- * the operand as stored. Where K fills whole windows and the operand's rows
- * are a multiple of 64 elements apart (texture copies need 256 bytes), each
+ * the operand as stored. Where K fills whole windows, the operand's rows are
+ * a multiple of 64 elements apart (texture copies need 256 bytes) and its
+ * buffer may be copied from (every tensor of this library's), each
  * panel goes through a texture, which lavapipe copies with memcpy; elsewhere
  * matmul_pack writes the panels, reading the operand one element a lane.
  */
@@ -370,8 +371,9 @@ function packPanels(rec: Recorder, panels: GPUBuffer, x: PanelSource, K: number,
   const inner = kInner(x);
   const panelCount = Math.ceil(x.rows / UNIFORM_PANEL);
   const storedRowStride = inner ? x.rowStride : x.kStride;
-  if (K === kPadded && storedRowStride % 64 === 0 && K <= gpu.device.limits.maxTextureDimension2D) {
-    const buffer = bufferOf(x.binding);
+  const buffer = bufferOf(x.binding);
+  const copyable = (buffer.usage & GPUBufferUsage.COPY_SRC) !== 0 && K <= gpu.device.limits.maxTextureDimension2D;
+  if (copyable && K === kPadded && storedRowStride % 64 === 0) {
     const base = bindingOffset(x.binding) + 4 * x.offset;
     const texture = inner ? reshapeTexture(gpu, K, UNIFORM_PANEL) : reshapeTexture(gpu, UNIFORM_PANEL, K);
     rec.encodeCopies((encoder) => {

@@ -254,13 +254,18 @@ describe('variant choice', () => {
     const names: string[] = [];
     const M = 60;
     const rng = new Rng(4);
-    const a = upload(gpu, 'a', randn(rng, M * 130));
+    const aValues = randn(rng, M * 130);
+    const a = upload(gpu, 'a', aValues);
+    // A buffer that cannot be copied from: a caller's own, say.
+    const aNoCopy = gpu.createBuffer('a_no_copy', aValues.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+    gpu.write(aNoCopy, aValues);
     const b = upload(gpu, 'b', randn(rng, 130 * 256));
     const c = zeros(gpu, 'c', M * 256);
-    for (const [N, K] of [
-      [256, 130],
-      [20, 130],
-      [256, 128],
+    for (const [N, K, aBuffer] of [
+      [256, 130, a],
+      [20, 130, a],
+      [256, 128, a],
+      [256, 128, aNoCopy],
     ] as const) {
       await run(gpu, (rec) => {
         const dispatch = rec.dispatch.bind(rec);
@@ -268,13 +273,26 @@ describe('variant choice', () => {
           names.push(pipeline.label.split(':')[1]!);
           return dispatch(name, pipeline, ...rest);
         };
-        gemm(rec, { binding: c, ld: N }, { binding: a, ld: K }, { binding: b, ld: N }, M, N, K, { variant: 'uniform' });
+        gemm(rec, { binding: c, ld: N }, { binding: aBuffer, ld: K }, { binding: b, ld: N }, M, N, K, { variant: 'uniform' });
       });
     }
     // K=130: A and B packed by matmul_pack, one dispatch (3 windows of 64); the
     // narrow C in matmul_subgroup; K=128, rows 128 and 256 apart: both copied
-    // into their panels (no dispatch), then one dispatch.
-    expect(names).toEqual(['matmul_pack', 'matmul_pack', 'matmul_uniform', 'matmul_subgroup', 'matmul_uniform']);
+    // into their panels (no dispatch), then one dispatch; the same with A in a
+    // buffer without COPY_SRC: A packed.
+    expect(names).toEqual([
+      'matmul_pack',
+      'matmul_pack',
+      'matmul_uniform',
+      'matmul_subgroup',
+      'matmul_uniform',
+      'matmul_pack',
+      'matmul_uniform',
+    ]);
+    const expected = new Float32Array(M * 256);
+    const bValues = await gpu.readF32(b, 0, 128 * 256);
+    ref.matmulForward(expected, aValues.subarray(0, M * 128), transpose(bValues, 128, 256), null, M, 128, 256);
+    expectClose(await gpu.readF32(c, 0, M * 256), expected, 'c from the packed A', { rtol: 1e-5, atol: 1e-5 });
   });
 
   it('covers C with matmul_subgroup_wide blocks where C fills them, else with matmul_subgroup', () => {
