@@ -10,12 +10,15 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
+// The backward in both kernels: a workgroup of 64 a row (GPUs), and one
+// subgroup a row (CPU adapters with subgroups).
 describe.each([
   ['odd', ODD.B * ODD.T, ODD.V],
   ['wide rows', 5, 1000],
   ['one class', 3, 1],
 ])('crossentropy (%s: R=%i V=%i)', (_name, R, V) => {
-  it('forward, fused backward in place, masking and the loss sum match the reference', async () => {
+  it.for([false, true])('forward, fused backward in place (subgroup kernel: %s), masking and the loss sum match the reference', async (subgroup, ctx) => {
+    if (subgroup && gpu.subgroupMinSize === 0) return ctx.skip(`${gpu.name} has no subgroups`);
     const rng = new Rng(R + V);
     const logits = randn(rng, R * V, 3);
     logits[0] = 80; // large logits must not overflow the softmax
@@ -32,7 +35,7 @@ describe.each([
     await run(gpu, (rec) => {
       crossentropyForward(rec, losses, logitsB, targetsB, weightsB, R, V);
       lossSum(rec, total, 2, losses, R);
-      crossentropyBackward(rec, logitsB, lossesB, targetsB, weightsB, R, V);
+      crossentropyBackward(rec, logitsB, lossesB, targetsB, weightsB, R, V, subgroup);
     });
     const expLosses = new Float32Array(R);
     ref.crossentropyForward(expLosses, logits, targets, weights, R, V);
