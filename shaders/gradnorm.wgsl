@@ -28,16 +28,19 @@ const WG: u32 = 64u;
 
 var<workgroup> scratch: array<f32, WG>;
 
+// The workgroup's sum, in lane 0 (the others get a partial sum). One barrier
+// and a serial sum of 64, not a tree of 7 barriers: each barrier switches
+// between a workgroup's subgroups on a CPU rasteriser.
 fn reduce_sum(lane: u32, x: f32) -> f32 {
   scratch[lane] = x;
   workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lane < stride) {
-      scratch[lane] += scratch[lane + stride];
+  var s = 0.0;
+  if (lane == 0u) {
+    for (var i = 0u; i < WG; i++) {
+      s += scratch[i];
     }
-    workgroupBarrier();
   }
-  return scratch[0];
+  return s;
 }
 
 @compute @workgroup_size(WG)
