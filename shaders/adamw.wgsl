@@ -33,26 +33,39 @@ struct Hyper {
 
 const WG: u32 = 256u;
 
+// One step of four elements: new parameters, first and second moments. The
+// scalar entry point passes splats and keeps the first lane.
+struct Updated {
+  p: vec4f,
+  m: vec4f,
+  v: vec4f,
+}
+
+fn adamw_step(p: vec4f, m: vec4f, v: vec4f, grad: vec4f, scale: f32, wd: f32) -> Updated {
+  let g = grad * scale;
+  let mi = hyper.beta1 * m + (1.0 - hyper.beta1) * g;
+  let vi = hyper.beta2 * v + (1.0 - hyper.beta2) * g * g;
+  var pi = p * (1.0 - hyper.lr * wd);
+  pi -= hyper.lr * (mi / hyper.bc1) / (sqrt(vi / hyper.bc2) + hyper.eps);
+  return Updated(pi, mi, vi);
+}
+
 @compute @workgroup_size(WG)
 fn adamw_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {
   let scale = norm[1];
   let wd = select(0.0, hyper.weight_decay, params.decay == 1u);
   for (var i = gid.x; i < params.n; i += groups.x * WG) {
-    let g = grad[i] * scale;
-    let mi = hyper.beta1 * m[i] + (1.0 - hyper.beta1) * g;
-    let vi = hyper.beta2 * v[i] + (1.0 - hyper.beta2) * g * g;
-    m[i] = mi;
-    v[i] = vi;
-    var pi = p[i] * (1.0 - hyper.lr * wd);
-    pi -= hyper.lr * (mi / hyper.bc1) / (sqrt(vi / hyper.bc2) + hyper.eps);
-    p[i] = pi;
+    let u = adamw_step(vec4f(p[i]), vec4f(m[i]), vec4f(v[i]), vec4f(grad[i]), scale, wd);
+    m[i] = u.m.x;
+    v[i] = u.v.x;
+    p[i] = u.p.x;
   }
 }
 
 // adamw_update four elements at a time (params.n counts vec4s), for tensor
 // windows of a multiple of 4 elements: on lavapipe, which loads and stores a
 // storage buffer one lane at a time, a vec4 shares that loop's overhead
-// between four elements. The same arithmetic, element by element.
+// between four elements.
 @group(0) @binding(1) var<storage, read_write> p4: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> m4: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> v4: array<vec4f>;
@@ -63,13 +76,9 @@ fn adamw_update_vec4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_wor
   let scale = norm[1];
   let wd = select(0.0, hyper.weight_decay, params.decay == 1u);
   for (var i = gid.x; i < params.n; i += groups.x * WG) {
-    let g = grad4[i] * scale;
-    let mi = hyper.beta1 * m4[i] + (1.0 - hyper.beta1) * g;
-    let vi = hyper.beta2 * v4[i] + (1.0 - hyper.beta2) * g * g;
-    m4[i] = mi;
-    v4[i] = vi;
-    var pi = p4[i] * (1.0 - hyper.lr * wd);
-    pi -= hyper.lr * (mi / hyper.bc1) / (sqrt(vi / hyper.bc2) + hyper.eps);
-    p4[i] = pi;
+    let u = adamw_step(p4[i], m4[i], v4[i], grad4[i], scale, wd);
+    m4[i] = u.m;
+    v4[i] = u.v;
+    p4[i] = u.p;
   }
 }

@@ -55,9 +55,14 @@ fn gradnorm_partial(
     let g = grad[i];
     s += g * g;
   }
-  s = reduce_sum(lid.x, s);
-  if (lid.x == 0u) {
-    partials[params.first_slot + wid.x] = s;
+  store_partial(lid.x, wid.x, s);
+}
+
+// The workgroup's sum of its lanes' sums s, into its slot.
+fn store_partial(lane: u32, group: u32, s: f32) {
+  let total = reduce_sum(lane, s);
+  if (lane == 0u) {
+    partials[params.first_slot + group] = total;
   }
 }
 
@@ -78,10 +83,7 @@ fn gradnorm_partial_vec4(
     let g = grad4[i];
     s += dot(g, g);
   }
-  s = reduce_sum(lid.x, s);
-  if (lid.x == 0u) {
-    partials[params.first_slot + wid.x] = s;
-  }
+  store_partial(lid.x, wid.x, s);
 }
 
 @compute @workgroup_size(WG)
