@@ -7,6 +7,7 @@ import { registerInfo } from './commands/info.ts';
 import { registerLanguageModelCommands } from './commands/language-model.ts';
 import { registerPipeline } from './commands/pipeline.ts';
 import { registerPpo } from './commands/ppo.ts';
+import { registerProfile } from './commands/profile.ts';
 import { registerReward } from './commands/reward.ts';
 
 const program = new Command()
@@ -22,6 +23,7 @@ registerGenerate(program);
 registerEval(program);
 registerPipeline(program);
 registerBench(program);
+registerProfile(program);
 registerInfo(program);
 
 try {

@@ -14,6 +14,7 @@ describe('CLI', () => {
       ['generate', '--top-p'],
       ['eval', '--seq-len'],
       ['info', '--json'],
+      ['profile', '--trace'],
     ]) {
       const r = cli([command!, '--help']);
       expect(r.status, command).toBe(0);
@@ -73,6 +74,29 @@ describe('CLI', () => {
     expect(result.loss).toBeGreaterThan(4); // a random model over 257 tokens: near ln(257) = 5.55
     expect(result.loss).toBeLessThan(6.5);
     expect(result.perplexity).toBeCloseTo(Math.exp(result.loss), 6);
+  });
+
+  it('profiles a training step of a checkpoint by kernel, and writes the dispatches as a Chrome trace', () => {
+    const dir = tempDir();
+    const trace = join(dir, 'trace.json');
+    const r = cli(['profile', '--init', INIT, '--batch-size', '2', '--seq-len', '16', '--steps', '2', '--trace', trace, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({ batchSize: 2, seqLen: 16, steps: 2 });
+    const calls = (name: string) => result.kernels.find((k: { name: string }) => k.name === name)?.calls;
+    const tensors = 4 + 12 * result.config.nLayer; // wte, wpe, ln_f weight and bias; 12 a block
+    expect(calls('adamw_update')).toBe(2 * tensors); // one a tensor a step
+    expect(calls('matmul_forward')).toBeGreaterThan(0);
+    expect(calls('crossentropy_backward')).toBe(2);
+    for (const k of result.kernels) expect(k.totalMs, k.name).toBeGreaterThan(0);
+    const events = JSON.parse(readFileSync(trace, 'utf8')).traceEvents.filter((e: { ph: string }) => e.ph === 'X');
+    expect(events).toHaveLength(result.kernels.reduce((sum: number, k: { calls: number }) => sum + k.calls, 0));
+  });
+
+  it('refuses to profile a sequence longer than the model\'s context', () => {
+    const r = cli(['profile', '--init', INIT, '--seq-len', '100000']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/--seq-len: 100000 is longer than the model's context of \d+ positions/);
   });
 
   it('names a missing file', () => {
