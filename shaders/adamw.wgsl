@@ -66,10 +66,10 @@ fn adamw_update(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
 // windows of a multiple of 4 elements: on lavapipe, which loads and stores a
 // storage buffer one lane at a time, a vec4 shares that loop's overhead
 // between four elements.
-@group(0) @binding(1) var<storage, read_write> p4: array<vec4f>;
-@group(0) @binding(2) var<storage, read_write> m4: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> v4: array<vec4f>;
-@group(0) @binding(4) var<storage, read> grad4: array<vec4f>;
+@group(0) @binding(1) var<storage, read_write> p4: array<vec4f>; // (n) parameters, 4 each
+@group(0) @binding(2) var<storage, read_write> m4: array<vec4f>; // (n) first moment
+@group(0) @binding(3) var<storage, read_write> v4: array<vec4f>; // (n) second moment
+@group(0) @binding(4) var<storage, read> grad4: array<vec4f>;    // (n)
 
 @compute @workgroup_size(WG)
 fn adamw_update_vec4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) groups: vec3u) {

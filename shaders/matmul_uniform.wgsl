@@ -47,8 +47,8 @@ struct PackParams {
 }
 
 @group(0) @binding(0) var<uniform> pack: PackParams;
-@group(0) @binding(1) var<storage, read_write> panels: array<f32>;
-@group(0) @binding(2) var<storage, read> source: array<f32>;
+@group(0) @binding(1) var<storage, read_write> panels: array<f32>; // (panels, k_padded, 256) in windows
+@group(0) @binding(2) var<storage, read> source: array<f32>;        // X (rows, K) at the strides above
 
 // The panels' window layout (see the top): [k][r], or [r][k] when true.
 override K_INNER: bool = false;
@@ -106,9 +106,11 @@ override A_K_INNER: bool = false;
 override B_K_INNER: bool = false;
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read_write> c: array<f32>;
-@group(0) @binding(2) var<storage, read> bias: array<f32>;
-@group(0) @binding(3) var<storage, read_write> act: array<f32>;
+@group(0) @binding(1) var<storage, read_write> c: array<f32>;   // (M,N), row stride ldc, from off_c
+@group(0) @binding(2) var<storage, read> bias: array<f32>;      // (N) read when add_bias
+@group(0) @binding(3) var<storage, read_write> act: array<f32>; // (M,N) gelu(C), addressed like C, written when gelu_out
+// Window pairs: 64 values of k of the A panel (256 rows) and of the B panel
+// (256 columns), 16384 f32 each, as vec4s.
 @group(0) @binding(4) var<uniform> a0: array<vec4f, 4096>;
 @group(0) @binding(5) var<uniform> a1: array<vec4f, 4096>;
 @group(0) @binding(6) var<uniform> a2: array<vec4f, 4096>;
