@@ -203,9 +203,45 @@ fn b_columns(k: u32, n: vec4u) -> vec4f {
   return vec4f(b_at(k, n.x), b_at(k, n.y), b_at(k, n.z), b_at(k, n.w));
 }
 
-// As matmul_subgroup, with each lane's four columns WIDE_LANES apart and an
-// accumulator array per column: arrays of scalars, not of vec4s, which Mesa
-// keeps in memory.
+// matmul_subgroup_wide's accumulators: an array per column of the lane, of
+// scalars, not of vec4s, which Mesa keeps in memory.
+var<private> wide_acc0: array<f32, WIDE_ROWS>;
+var<private> wide_acc1: array<f32, WIDE_ROWS>;
+var<private> wide_acc2: array<f32, WIDE_ROWS>;
+var<private> wide_acc3: array<f32, WIDE_ROWS>;
+
+// Accumulator row i += sum over t of x_t B(k0 + t, columns), in order of t,
+// where x_lo and x_hi hold x_0 .. x_3 and x_4 .. x_7.
+fn accumulate_row(i: u32, x_lo: vec4f, x_hi: vec4f, b_k: ptr<function, array<vec4f, SPAN>>) {
+  var r = vec4f(wide_acc0[i], wide_acc1[i], wide_acc2[i], wide_acc3[i]);
+  r = fma(vec4f(x_lo.x), (*b_k)[0], r);
+  r = fma(vec4f(x_lo.y), (*b_k)[1], r);
+  r = fma(vec4f(x_lo.z), (*b_k)[2], r);
+  r = fma(vec4f(x_lo.w), (*b_k)[3], r);
+  r = fma(vec4f(x_hi.x), (*b_k)[4], r);
+  r = fma(vec4f(x_hi.y), (*b_k)[5], r);
+  r = fma(vec4f(x_hi.z), (*b_k)[6], r);
+  r = fma(vec4f(x_hi.w), (*b_k)[7], r);
+  wide_acc0[i] = r.x;
+  wide_acc1[i] = r.y;
+  wide_acc2[i] = r.z;
+  wide_acc3[i] = r.w;
+}
+
+// Rows first .. first + 7 over k0 .. k0 + 7, lane t holding A(rows, k0 + t):
+// row by row, so that each accumulator is read and written once per SPAN
+// values of k (LLVM keeps them on the stack), in loops of 8 rows, which Mesa
+// unrolls. subgroupBroadcast takes a constant lane, hence the eight written out.
+fn row_products(a_lane: ptr<function, array<f32, WIDE_ROWS>>, b_k: ptr<function, array<vec4f, SPAN>>, first: u32) {
+  for (var i = first; i < first + 8u; i++) {
+    let a = (*a_lane)[i];
+    let x_lo = vec4f(subgroupBroadcast(a, 0u), subgroupBroadcast(a, 1u), subgroupBroadcast(a, 2u), subgroupBroadcast(a, 3u));
+    let x_hi = vec4f(subgroupBroadcast(a, 4u), subgroupBroadcast(a, 5u), subgroupBroadcast(a, 6u), subgroupBroadcast(a, 7u));
+    accumulate_row(i, x_lo, x_hi, b_k);
+  }
+}
+
+// As matmul_subgroup, with each lane's four columns WIDE_LANES apart.
 @compute @workgroup_size(WIDE_LANES)
 fn matmul_subgroup_wide(
   @builtin(workgroup_id) wg: vec3u,
@@ -222,106 +258,31 @@ fn matmul_subgroup_wide(
   let n = vec4u(n0) + vec4u(0u, 1u, 2u, 3u) * WIDE_LANES;
   let n_load = min(n, vec4u(N - 1u));
   // Lanes past N load column N-1 and store nothing.
-  var acc0: array<f32, WIDE_ROWS>;
-  var acc1: array<f32, WIDE_ROWS>;
-  var acc2: array<f32, WIDE_ROWS>;
-  var acc3: array<f32, WIDE_ROWS>;
   for (var k0 = 0u; k0 < K; k0 += SPAN) {
-    // This lane's k, as in matmul_subgroup; the eight steps are written out
-    // because subgroupBroadcast takes a constant lane.
+    // This lane's k, as in matmul_subgroup.
     let k_lane = k0 + lane % SPAN;
     let k_load = min(k_lane, last);
     var a_lane: array<f32, WIDE_ROWS>;
     for (var i = 0u; i < WIDE_ROWS; i++) {
       a_lane[i] = select(0.0, a_at(min(m0 + i, M - 1u), k_load), k_lane < K);
     }
-    {
-      let b = b_columns(min(k0, last), n_load);
-      for (var i = 0u; i < WIDE_ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 0u);
-        acc0[i] = fma(x, b.x, acc0[i]);
-        acc1[i] = fma(x, b.y, acc1[i]);
-        acc2[i] = fma(x, b.z, acc2[i]);
-        acc3[i] = fma(x, b.w, acc3[i]);
-      }
+    // B at the subgroup's SPAN values of k (past K, B's last row, which
+    // meets A's zeros), in this lane's 4 columns.
+    var b_k: array<vec4f, SPAN>;
+    for (var t = 0u; t < SPAN; t++) {
+      b_k[t] = b_columns(min(k0 + t, last), n_load);
     }
-    {
-      let b = b_columns(min(k0 + 1u, last), n_load);
-      for (var i = 0u; i < WIDE_ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 1u);
-        acc0[i] = fma(x, b.x, acc0[i]);
-        acc1[i] = fma(x, b.y, acc1[i]);
-        acc2[i] = fma(x, b.z, acc2[i]);
-        acc3[i] = fma(x, b.w, acc3[i]);
-      }
-    }
-    {
-      let b = b_columns(min(k0 + 2u, last), n_load);
-      for (var i = 0u; i < WIDE_ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 2u);
-        acc0[i] = fma(x, b.x, acc0[i]);
-        acc1[i] = fma(x, b.y, acc1[i]);
-        acc2[i] = fma(x, b.z, acc2[i]);
-        acc3[i] = fma(x, b.w, acc3[i]);
-      }
-    }
-    {
-      let b = b_columns(min(k0 + 3u, last), n_load);
-      for (var i = 0u; i < WIDE_ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 3u);
-        acc0[i] = fma(x, b.x, acc0[i]);
-        acc1[i] = fma(x, b.y, acc1[i]);
-        acc2[i] = fma(x, b.z, acc2[i]);
-        acc3[i] = fma(x, b.w, acc3[i]);
-      }
-    }
-    {
-      let b = b_columns(min(k0 + 4u, last), n_load);
-      for (var i = 0u; i < WIDE_ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 4u);
-        acc0[i] = fma(x, b.x, acc0[i]);
-        acc1[i] = fma(x, b.y, acc1[i]);
-        acc2[i] = fma(x, b.z, acc2[i]);
-        acc3[i] = fma(x, b.w, acc3[i]);
-      }
-    }
-    {
-      let b = b_columns(min(k0 + 5u, last), n_load);
-      for (var i = 0u; i < WIDE_ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 5u);
-        acc0[i] = fma(x, b.x, acc0[i]);
-        acc1[i] = fma(x, b.y, acc1[i]);
-        acc2[i] = fma(x, b.z, acc2[i]);
-        acc3[i] = fma(x, b.w, acc3[i]);
-      }
-    }
-    {
-      let b = b_columns(min(k0 + 6u, last), n_load);
-      for (var i = 0u; i < WIDE_ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 6u);
-        acc0[i] = fma(x, b.x, acc0[i]);
-        acc1[i] = fma(x, b.y, acc1[i]);
-        acc2[i] = fma(x, b.z, acc2[i]);
-        acc3[i] = fma(x, b.w, acc3[i]);
-      }
-    }
-    {
-      let b = b_columns(min(k0 + 7u, last), n_load);
-      for (var i = 0u; i < WIDE_ROWS; i++) {
-        let x = subgroupBroadcast(a_lane[i], 7u);
-        acc0[i] = fma(x, b.x, acc0[i]);
-        acc1[i] = fma(x, b.y, acc1[i]);
-        acc2[i] = fma(x, b.z, acc2[i]);
-        acc3[i] = fma(x, b.w, acc3[i]);
-      }
-    }
+    row_products(&a_lane, &b_k, 0u);
+    row_products(&a_lane, &b_k, 8u);
+    row_products(&a_lane, &b_k, 16u);
+    row_products(&a_lane, &b_k, 24u);
   }
   // Copies for the epilogue's loop, which indexes by a loop counter: were the
   // accumulators themselves indexed so, they would live in memory through the k loop.
-  var out0 = acc0;
-  var out1 = acc1;
-  var out2 = acc2;
-  var out3 = acc3;
+  var out0 = wide_acc0;
+  var out1 = wide_acc1;
+  var out2 = wide_acc2;
+  var out3 = wide_acc3;
   for (var i = 0u; i < WIDE_ROWS; i++) {
     store_row(m0 + i, vec4f(out0[i], out1[i], out2[i], out3[i]), n);
   }
