@@ -191,17 +191,10 @@ fn window_products(
     // values of k rather than SPAN times (LLVM keeps them on the stack: 1.3x
     // faster), in loops of 8 rows, which Mesa unrolls (one of 32 it would
     // not, and accumulators indexed at run time live in memory).
-    if (A_K_INNER) {
-      row_products_k_inner(&a_lane, &b_k, 0u);
-      row_products_k_inner(&a_lane, &b_k, 8u);
-      row_products_k_inner(&a_lane, &b_k, 16u);
-      row_products_k_inner(&a_lane, &b_k, 24u);
-    } else {
-      row_products(&a_lane, &b_k, 0u);
-      row_products(&a_lane, &b_k, 8u);
-      row_products(&a_lane, &b_k, 16u);
-      row_products(&a_lane, &b_k, 24u);
-    }
+    row_products(&a_lane, &b_k, 0u);
+    row_products(&a_lane, &b_k, 8u);
+    row_products(&a_lane, &b_k, 16u);
+    row_products(&a_lane, &b_k, 24u);
   }
 }
 
@@ -223,28 +216,28 @@ fn accumulate_row(i: u32, x_lo: vec4f, x_hi: vec4f, b_k: ptr<function, array<vec
   acc3[i] = r.w;
 }
 
-// Rows first .. first + 7 over k0 .. k0 + 7, for [k][r] windows of A: lane t
-// holds A(rows, k0 + t). subgroupBroadcast takes a constant lane, hence the
-// eight written out.
+// Rows first .. first + 7 over k0 .. k0 + 7. subgroupBroadcast takes a
+// constant lane, hence the lanes written out.
+// - [k][r] windows of A: lane t holds A(rows, k0 + t).
+// - [r][k] windows: lane 2 h + q holds A(row 4 j + h, k0 + 4 q .. 4 q + 3) at
+//   a_lane[4 j .. 4 j + 3], so the lanes to broadcast from depend on the row,
+//   and the four rows of a vec4 are written out.
 fn row_products(a_lane: ptr<function, array<f32, ROWS>>, b_k: ptr<function, array<vec4f, SPAN>>, first: u32) {
-  for (var i = first; i < first + 8u; i++) {
-    let a = (*a_lane)[i];
-    let x_lo = vec4f(subgroupBroadcast(a, 0u), subgroupBroadcast(a, 1u), subgroupBroadcast(a, 2u), subgroupBroadcast(a, 3u));
-    let x_hi = vec4f(subgroupBroadcast(a, 4u), subgroupBroadcast(a, 5u), subgroupBroadcast(a, 6u), subgroupBroadcast(a, 7u));
-    accumulate_row(i, x_lo, x_hi, b_k);
-  }
-}
-
-// The same for [r][k] windows of A: lane 2 h + q holds A(row 4 j + h,
-// k0 + 4 q .. 4 q + 3) at a_lane[4 j .. 4 j + 3], so the lanes to broadcast
-// from depend on the row, and the four rows of a vec4 are written out.
-fn row_products_k_inner(a_lane: ptr<function, array<f32, ROWS>>, b_k: ptr<function, array<vec4f, SPAN>>, first: u32) {
-  for (var j = first / 4u; j < first / 4u + 2u; j++) {
-    let a = vec4f((*a_lane)[4u * j], (*a_lane)[4u * j + 1u], (*a_lane)[4u * j + 2u], (*a_lane)[4u * j + 3u]);
-    accumulate_row(4u * j, subgroupBroadcast(a, 0u), subgroupBroadcast(a, 1u), b_k);
-    accumulate_row(4u * j + 1u, subgroupBroadcast(a, 2u), subgroupBroadcast(a, 3u), b_k);
-    accumulate_row(4u * j + 2u, subgroupBroadcast(a, 4u), subgroupBroadcast(a, 5u), b_k);
-    accumulate_row(4u * j + 3u, subgroupBroadcast(a, 6u), subgroupBroadcast(a, 7u), b_k);
+  if (A_K_INNER) {
+    for (var j = first / 4u; j < first / 4u + 2u; j++) {
+      let a = vec4f((*a_lane)[4u * j], (*a_lane)[4u * j + 1u], (*a_lane)[4u * j + 2u], (*a_lane)[4u * j + 3u]);
+      accumulate_row(4u * j, subgroupBroadcast(a, 0u), subgroupBroadcast(a, 1u), b_k);
+      accumulate_row(4u * j + 1u, subgroupBroadcast(a, 2u), subgroupBroadcast(a, 3u), b_k);
+      accumulate_row(4u * j + 2u, subgroupBroadcast(a, 4u), subgroupBroadcast(a, 5u), b_k);
+      accumulate_row(4u * j + 3u, subgroupBroadcast(a, 6u), subgroupBroadcast(a, 7u), b_k);
+    }
+  } else {
+    for (var i = first; i < first + 8u; i++) {
+      let a = (*a_lane)[i];
+      let x_lo = vec4f(subgroupBroadcast(a, 0u), subgroupBroadcast(a, 1u), subgroupBroadcast(a, 2u), subgroupBroadcast(a, 3u));
+      let x_hi = vec4f(subgroupBroadcast(a, 4u), subgroupBroadcast(a, 5u), subgroupBroadcast(a, 6u), subgroupBroadcast(a, 7u));
+      accumulate_row(i, x_lo, x_hi, b_k);
+    }
   }
 }
 
