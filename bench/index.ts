@@ -18,10 +18,11 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileTuningStore, matmulPinFromEnv } from '../src/cli/autotune-cache.ts';
+import { formatTable } from '../src/cli/text-table.ts';
 import { autotuneMatmul, type MatmulTuning } from '../src/gpu/autotune.ts';
 import { requestGpu } from '../src/gpu/device.ts';
 import type { Gpu } from '../src/gpu/gpu.ts';
-import { summarizeByKernel, type KernelSummary } from '../src/gpu/profile-report.ts';
+import { kernelTableRows, summarizeByKernel, type KernelSummary } from '../src/gpu/profile-report.ts';
 import { Profiler } from '../src/gpu/profiler.ts';
 import { Recorder } from '../src/gpu/recorder.ts';
 import { defaultVariant, gemm, MATMUL_VARIANTS, matmulVariantsOf, variantSupported, type MatmulVariant } from '../src/kernels/matmul.ts';
@@ -184,10 +185,7 @@ function positiveInt(text: string, flag: string): number {
 const fmt = (x: number | undefined, digits = 2) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
 
 function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  console.log(line(header));
-  for (const row of rows) console.log(line(row));
+  for (const line of formatTable([header, ...rows])) console.log(line);
 }
 
 function printAutotune(gpu: Gpu, t: MatmulTuning): void {
@@ -382,16 +380,5 @@ function printSteps(rows: StepRow[]): void {
 function printKernels(r: StepRow): void {
   if (!r.kernels) return;
   console.log(`\nours, ${r.preset}: GPU time per kernel over one profiled step (a pass per dispatch):`);
-  printTable(
-    ['kernel', 'calls', 'total ms', 'mean µs', 'share', 'GFLOP/s', 'GB/s'],
-    r.kernels.map((k) => [
-      k.name,
-      String(k.calls),
-      k.totalMs.toFixed(3),
-      k.meanUs.toFixed(1),
-      `${(k.share * 100).toFixed(1)}%`,
-      fmt(k.gflops),
-      fmt(k.gbps),
-    ]),
-  );
+  for (const line of formatTable(kernelTableRows(r.kernels))) console.log(line);
 }

@@ -37,6 +37,23 @@ export function summarizeByKernel(timings: readonly DispatchTiming[]): KernelSum
     .sort((a, b) => b.totalMs - a.totalMs);
 }
 
+/** The per-kernel table (bench, profile command): a header, then a row of cells per kernel. */
+export function kernelTableRows(kernels: readonly KernelSummary[]): string[][] {
+  const figure = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '-');
+  return [
+    ['kernel', 'calls', 'total ms', 'mean µs', 'share', 'GFLOP/s', 'GB/s'],
+    ...kernels.map((k) => [
+      k.name,
+      String(k.calls),
+      k.totalMs.toFixed(3),
+      k.meanUs.toFixed(1),
+      `${(k.share * 100).toFixed(1)}%`,
+      figure(k.gflops),
+      figure(k.gbps),
+    ]),
+  ];
+}
+
 /** Chrome Trace Event JSON (opens in Perfetto or chrome://tracing). */
 export function toChromeTrace(timings: readonly DispatchTiming[], processName = 'webgpu-rlhf'): string {
   const events: object[] = [

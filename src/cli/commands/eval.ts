@@ -17,6 +17,7 @@ import { createTokenizer } from '../../tokenizer/index.ts';
 import { number, resolveOptions, tokenizerFor } from '../options.ts';
 import { Progress } from '../progress.ts';
 import { loadModel, readInputFile } from '../run-dir.ts';
+import { formatTable } from '../text-table.ts';
 
 const schema = z.strictObject({
   init: z.string().min(1).optional(),
@@ -160,8 +161,7 @@ async function compare(o: z.infer<typeof schema>): Promise<void> {
     ['mean reward', summary.policy_score.toFixed(4), summary.baseline_score.toFixed(4)],
     ['response length', summary.policy_length.toFixed(1), summary.baseline_length.toFixed(1)],
   ];
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) console.log(r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('   '));
+  for (const line of formatTable(rows, 3)) console.log(line);
   console.log(`win rate of the policy over the baseline: ${(summary.win_rate * 100).toFixed(1)}% of ${summary.prompts} prompts (ties count half)`);
   console.log(`KL of the policy to the reference: ${summary.kl.toFixed(4)} per response`);
   if (summary.gold) {

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { summarizeByKernel, toChromeTrace } from '../../gpu/profile-report.ts';
+import { kernelTableRows, summarizeByKernel, toChromeTrace } from '../../gpu/profile-report.ts';
 import { Profiler, type DispatchTiming } from '../../gpu/profiler.ts';
 import { preset, PRESETS, type GPTConfig } from '../../model/config.ts';
 import { GPT } from '../../model/gpt.ts';
@@ -16,6 +16,7 @@ import { AdamW, ADAMW_DEFAULTS } from '../../train/adamw.ts';
 import { requestCommandGpu } from '../autotune-cache.ts';
 import { number, resolveOptions } from '../options.ts';
 import { loadModel } from '../run-dir.ts';
+import { formatTable } from '../text-table.ts';
 
 const schema = z.strictObject({
   init: z.string().min(1).optional(),
@@ -91,20 +92,7 @@ export function registerProfile(program: Command): void {
       `\n${o.steps} profiled step${o.steps > 1 ? 's' : ''}, ${timings.length} dispatches, ${gpuMs.toFixed(1)} ms of ${timestamps ? 'GPU time (timestamp queries)' : 'time measured on the CPU (no timestamp queries)'}, ` +
         `a pass per dispatch; an unprofiled step takes ${stepMs.toFixed(1)} ms:`,
     );
-    const rows = kernels.map((k) => [
-      k.name,
-      String(k.calls),
-      k.totalMs.toFixed(3),
-      k.meanUs.toFixed(1),
-      `${(k.share * 100).toFixed(1)}%`,
-      Number.isFinite(k.gflops) ? k.gflops.toFixed(2) : '-',
-      Number.isFinite(k.gbps) ? k.gbps.toFixed(2) : '-',
-    ]);
-    const header = ['kernel', 'calls', 'total ms', 'mean µs', 'share', 'GFLOP/s', 'GB/s'];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    for (const row of [header, ...rows]) {
-      console.log(row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
-    }
+    for (const line of formatTable(kernelTableRows(kernels))) console.log(line);
     if (o.trace) console.log(`wrote ${o.trace} (open it in https://ui.perfetto.dev or chrome://tracing)`);
   });
 }
