@@ -60,11 +60,11 @@ export function adamwUpdate(
     const w = (b: GPUBuffer) => window(b, first, count);
     // Four elements a lane where the window holds whole vec4s (windows start
     // at the storage offset alignment, a multiple of 16 bytes).
-    const lanes = count % 4 === 0 ? count / 4 : count;
-    const entry = count % 4 === 0 ? 'adamw_update_vec4' : 'adamw_update';
+    const vec4 = count % 4 === 0;
+    const lanes = vec4 ? count / 4 : count;
     rec.dispatch(
       'adamw_update',
-      gpu.pipeline('adamw', entry),
+      gpu.pipeline('adamw', vec4 ? 'adamw_update_vec4' : 'adamw_update'),
       [gpu.uniform([lanes, decay ? 1 : 0]), w(param), w(m), w(v), w(grad), hyper, norm],
       [gpu.groupsFor(lanes, WG)],
       { flops: 16 * count, bytes: 4 * 7 * count },
