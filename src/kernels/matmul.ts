@@ -194,7 +194,7 @@ export function variantEligible(variant: MatmulVariant, a: Operand, b: Operand):
 /**
  * What gemm runs where nothing was chosen: on a CPU rasteriser with subgroups
  * of 8 or more (lavapipe), the uniform variant (matmul_uniform where the shape
- * suits it, else the subgroup variant, which it outruns by about 1.4-1.7x at
+ * suits it, else the subgroup variant, which it outruns by about 1.4-1.6x at
  * a mid step's shapes, itself 1.5-2x vec4: see the two shaders for why);
  * elsewhere vec4. Fixed per device, so runs stay reproducible.
  */
