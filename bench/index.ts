@@ -4,14 +4,16 @@
  * adapter. Never part of `npm test`.
  *   1. the matmul autotune: every variant on every layout a step runs, and its pick;
  *   2. matmul at the shapes of GPT-2's layers (BT×C by C×3C, C×4C, 4C×C, and
- *      the LM head C×V): each of our variants and tf.matMul, GFLOP/s and ratio;
+ *      the LM head C×V): each of our variants and tf.matMul, GFLOP/s and ratio,
+ *      by GPU time from timestamp queries where the adapter has them (else by
+ *      wall clock with the product read back, and the output says so);
  *   3. a training step (forward, backward, optimizer) of the same GPT-2 config
  *      in our kernels and in tfjs ops with tfjs's autodiff and Adam: tokens/s
  *      and ratio, and our per-kernel profile;
  *   4. generation tokens/s with the KV cache.
  *
  *   npm run bench -- [--presets tiny,mid] [--steps 3] [--tf-steps 3] [--batch 4] [--seq-len 64]
- *                    [--matmul-preset mid] [--runs 3] [--no-tfjs] [--no-kernels] [--no-generation] [--json FILE]
+ *                    [--matmul-preset mid] [--runs 3] [--wall-clock] [--no-tfjs] [--no-kernels] [--no-generation] [--json FILE]
  *
  * WEBGPU_RLHF_MATMUL pins the variants instead of tuning (`bcast`, or `NT=bcast,NN=vec4,TN=bcast`).
  */
@@ -32,8 +34,9 @@ import { initParameters } from '../src/model/params.ts';
 import { Rng } from '../src/reference/random.ts';
 import { AdamW, ADAMW_DEFAULTS } from '../src/train/adamw.ts';
 import { benchGeneration, type GenerationBench } from './generate.ts';
+import { GpuStopwatch } from './gpu-stopwatch.ts';
 import { loadTfjsWebgpu, TfjsGpt, tfMatmulRunner, type TfjsSetup } from './tfjs.ts';
-import { bestRunTimes, type RunTime, type Runner } from './timing.ts';
+import { bestRunTimes, type Clock, type RunTime, type Runner } from './timing.ts';
 
 const USAGE = `usage: npm run bench -- [options]        (or: webgpu-rlhf bench [options])
   --presets tiny,mid     presets for the training step and generation
@@ -43,6 +46,8 @@ const USAGE = `usage: npm run bench -- [options]        (or: webgpu-rlhf bench [
   --matmul-preset NAME   the GPT-2 config whose layer shapes the matmul table uses, at B·T rows (mid)
   --lm-head-vocab N      vocabulary columns of the LM-head matmul at most (8192; GPT-2's 50257 would take minutes)
   --runs N               timed runs per matmul (3)
+  --wall-clock           time the matmul table by wall clock, the product read back each run,
+                         even where the adapter has timestamp queries (the fallback where it has none)
   --no-tfjs              skip TensorFlow.js
   --no-kernels           skip our per-kernel profile tables
   --no-generation        skip the generation speed
@@ -50,22 +55,45 @@ const USAGE = `usage: npm run bench -- [options]        (or: webgpu-rlhf bench [
 every time is the best of its timed runs, after an untimed one that compiles; the runs
 of ours and of tfjs at one shape or preset are taken in turn, so that a drift in the
 machine's speed falls on both alike
+clocks: the matmul table by GPU time (timestamp queries, nothing read back but the
+timestamps) where the adapter has timestamp-query, else by wall clock with the product
+read back; the training step by wall clock, each side reading back only its loss
 environment: WEBGPU_RLHF_MATMUL=bcast (or NT=bcast,NN=vec4,TN=bcast) pins the matmul variants`;
+
+/** How the matmul table was timed: one clock for every column, so that the ratios compare like with like. */
+export interface MatmulTiming {
+  clock: Clock;
+  /** how our time of one matmul is taken, in words */
+  ours: string;
+  /** how tfjs's is taken, in words */
+  tfjs?: string;
+  /** why the wall clock, where it is the wall clock */
+  wallClockBecause?: string;
+}
 
 export interface MatmulRow {
   shape: string;
   M: number;
   K: number;
   N: number;
-  /** GFLOP/s of each of our variants, in the layout the model's forward pass runs (weights (N,K)) */
+  /** the clock every figure of this row was read from (see BenchReport.matmulTiming) */
+  clock: Clock;
+  /** milliseconds of one matmul of each of our variants by `clock`, in the forward pass's layout (weights (N,K)) */
+  oursMs: Partial<Record<MatmulVariant, number>>;
+  /** the same as GFLOP/s */
   ours: Partial<Record<MatmulVariant, number>>;
   /** the variant the autotune chose for that layout */
   chosen: MatmulVariant;
-  /** tf.matMul with the weight stored (K,N) and stored (N,K) (transposeB) */
+  /** milliseconds of one tf.matMul by `clock`, the weight stored (K,N) and stored (N,K) (transposeB) */
+  tfjsMs?: { nn: number; nt: number };
+  /** the same as GFLOP/s */
   tfjs?: { nn: number; nt: number };
-  /** ours (the chosen variant) over tfjs's better layout */
+  /** ours (the chosen variant) over tfjs's better layout, by `clock` */
   ratio?: number;
-  /** the same ratio by this process's CPU time (see StepRow.cpuMs) */
+  /**
+   * The same ratio by this process's CPU time (see StepRow.cpuMs); wall clock
+   * only: with timestamps a run's CPU time is mostly the wait for its timestamps.
+   */
   cpuRatio?: number;
 }
 
@@ -94,6 +122,7 @@ export interface BenchReport {
   tfjsAdapter?: string;
   date: string;
   autotune: MatmulTuning;
+  matmulTiming: MatmulTiming;
   matmul: MatmulRow[];
   training: StepRow[];
   generation: GenerationBench[];
@@ -111,6 +140,7 @@ export async function runBench(argv: string[]): Promise<BenchReport | undefined>
       'matmul-preset': { type: 'string', default: 'mid' },
       'lm-head-vocab': { type: 'string', default: '8192' },
       runs: { type: 'string', default: '3' },
+      'wall-clock': { type: 'boolean', default: false },
       'no-tfjs': { type: 'boolean', default: false },
       'no-kernels': { type: 'boolean', default: false },
       'no-generation': { type: 'boolean', default: false },
@@ -145,7 +175,17 @@ export async function runBench(argv: string[]): Promise<BenchReport | undefined>
     const autotune = await autotuneMatmul(gpu, { store: fileTuningStore(), pin: matmulPinFromEnv(), force: true });
     printAutotune(gpu, autotune);
 
-    const matmul = await benchMatmuls(gpu, tfjs, preset(values['matmul-preset']), values['matmul-preset'], B * T, positiveInt(values['lm-head-vocab'], '--lm-head-vocab'), runs);
+    const matmulTiming = chooseMatmulTiming(gpu, tfjs, values['wall-clock']);
+    const matmul = await benchMatmuls(
+      gpu,
+      tfjs,
+      matmulTiming,
+      preset(values['matmul-preset']),
+      values['matmul-preset'],
+      B * T,
+      positiveInt(values['lm-head-vocab'], '--lm-head-vocab'),
+      runs,
+    );
 
     const training: StepRow[] = [];
     for (const name of presets) training.push(await benchStep(gpu, tfjs, name, B, T, steps, tfSteps, !values['no-kernels']));
@@ -165,7 +205,7 @@ export async function runBench(argv: string[]): Promise<BenchReport | undefined>
       }
     }
 
-    const report: BenchReport = { adapter: gpu.name, tfjsAdapter: tfjs?.adapter, date, autotune, matmul, training, generation };
+    const report: BenchReport = { adapter: gpu.name, tfjsAdapter: tfjs?.adapter, date, autotune, matmulTiming, matmul, training, generation };
     if (values.json) {
       writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
       console.log(`\nwrote ${values.json}`);
@@ -194,7 +234,7 @@ function printAutotune(gpu: Gpu, t: MatmulTuning): void {
     console.log(`\nmatmul variants pinned by WEBGPU_RLHF_MATMUL: ${JSON.stringify(t.choice)}`);
     return;
   }
-  console.log(`\nmatmul autotune (GFLOP/s at M=${M} N=${N} K=${K}; * = chosen, cached per adapter):`);
+  console.log(`\nmatmul autotune (GFLOP/s at M=${M} N=${N} K=${K}, by the autotune's own wall clock from submit to idle queue; * = chosen, cached per adapter):`);
   const layouts = [...new Set(t.timings.map((x) => x.layout))];
   const describe: Record<string, string> = { NT: 'NT (forward)', NN: 'NN (dinp)', TN: 'TN (dweight)' };
   printTable(
@@ -210,20 +250,57 @@ function printAutotune(gpu: Gpu, t: MatmulTuning): void {
   console.log(`untuned default here: ${defaultVariant(gpu)} on every layout; another variant is chosen where it is more than 10% faster`);
 }
 
-/** One gemm in the forward layout (weight (N,K)), reading C back as the tfjs runs do. */
-function ourMatmulRunner(gpu: Gpu, M: number, N: number, K: number, variant: MatmulVariant): Runner {
+/**
+ * The matmul table's clock: the GPU's own wherever both sides can read it,
+ * else the wall clock for both (a ratio of a GPU time to a wall time would
+ * compare unlike things), and why.
+ */
+function chooseMatmulTiming(gpu: Gpu, tfjs: TfjsSetup | undefined, wallClockAsked: boolean): MatmulTiming {
+  const wallClockBecause = wallClockAsked
+    ? '--wall-clock'
+    : !gpu.timestamps
+      ? 'the adapter has no timestamp-query'
+      : tfjs && !tfjs.timestamps
+        ? "tfjs's device has no timestamp-query"
+        : undefined;
+  if (wallClockBecause === undefined) {
+    return {
+      clock: 'gpu-timestamps',
+      ours: 'GPU time from a timestamp before the gemm\'s first command to one after its last (its copies and every dispatch), one submission a run, only the timestamps read back',
+      tfjs: tfjs ? "tf.time's kernelMs: the sum of the GPU times of the op's programs, each timestamped in a pass of its own; the product not read back" : undefined,
+    };
+  }
+  return {
+    clock: 'wall',
+    ours: 'wall clock from recording the gemm to having read the product back',
+    tfjs: tfjs ? 'wall clock from tf.matMul to having read the product back with .data()' : undefined,
+    wallClockBecause,
+  };
+}
+
+/**
+ * One gemm in the forward layout (weight (N,K)). By the GPU clock a run
+ * resolves to the gemm's GPU milliseconds; by the wall clock it reads C back,
+ * as the tfjs runs do.
+ */
+function ourMatmulRunner(gpu: Gpu, M: number, N: number, K: number, variant: MatmulVariant, clock: Clock): Runner {
   const rng = new Rng(M + N + K);
   const a = gpu.createBufferFrom('bench.a', rng.fillRandn(new Float32Array(M * K), 1));
   const w = gpu.createBufferFrom('bench.w', rng.fillRandn(new Float32Array(N * K), 1));
   const c = gpu.createBuffer('bench.c', M * N * 4);
+  const record = (rec: Recorder) => gemm(rec, { binding: c, ld: N }, { binding: a, ld: K }, { binding: w, ld: K, transposed: true }, M, N, K, { variant });
+  const stopwatch = clock === 'gpu-timestamps' ? new GpuStopwatch(gpu) : undefined;
   return {
-    run: async () => {
-      const rec = new Recorder(gpu);
-      gemm(rec, { binding: c, ld: N }, { binding: a, ld: K }, { binding: w, ld: K, transposed: true }, M, N, K, { variant });
-      rec.submit();
-      await gpu.readF32(c, 0, M * N);
-    },
+    run: stopwatch
+      ? () => stopwatch.time(record)
+      : async () => {
+          const rec = new Recorder(gpu);
+          record(rec);
+          rec.submit();
+          await gpu.readF32(c, 0, M * N);
+        },
     dispose: () => {
+      stopwatch?.destroy();
       a.destroy();
       w.destroy();
       c.destroy();
@@ -235,6 +312,7 @@ function ourMatmulRunner(gpu: Gpu, M: number, N: number, K: number, variant: Mat
 async function benchMatmuls(
   gpu: Gpu,
   tfjs: TfjsSetup | undefined,
+  timing: MatmulTiming,
   config: GPTConfig,
   configName: string,
   rows: number,
@@ -249,16 +327,19 @@ async function benchMatmuls(
     ['fcproj', 4 * C, C],
     ['lm head', C, V],
   ];
+  const { clock } = timing;
   const chosen = matmulVariantsOf(gpu).NT ?? defaultVariant(gpu);
   const gflops = (M: number, N: number, K: number, ms: number) => (2 * M * N * K) / (ms * 1e6);
+  // The time of a run by the table's clock.
+  const msOf = (t: RunTime) => (clock === 'gpu-timestamps' ? (t.gpuMs ?? NaN) : t.ms);
   const result: MatmulRow[] = [];
   for (const [shape, K, N] of shapes) {
     const M = rows;
     // Every variant and tfjs's two layouts, their timed runs taken in turn.
     const variants = MATMUL_VARIANTS.filter((v) => variantSupported(gpu, v));
     const runners = [
-      ...variants.map((v) => ourMatmulRunner(gpu, M, N, K, v)),
-      ...(tfjs ? [tfMatmulRunner(tfjs.tf, M, N, K, false), tfMatmulRunner(tfjs.tf, M, N, K, true)] : []),
+      ...variants.map((v) => ourMatmulRunner(gpu, M, N, K, v, clock)),
+      ...(tfjs ? [tfMatmulRunner(tfjs.tf, M, N, K, false, clock), tfMatmulRunner(tfjs.tf, M, N, K, true, clock)] : []),
     ];
     let times;
     try {
@@ -266,35 +347,61 @@ async function benchMatmuls(
     } finally {
       for (const r of runners) r.dispose();
     }
+    const oursMs: MatmulRow['oursMs'] = {};
     const ours: MatmulRow['ours'] = {};
-    variants.forEach((v, i) => (ours[v] = gflops(M, N, K, times[i]!.ms)));
-    const row: MatmulRow = { shape, M, K, N, ours, chosen };
+    variants.forEach((v, i) => {
+      oursMs[v] = msOf(times[i]!);
+      ours[v] = gflops(M, N, K, oursMs[v]);
+    });
+    const row: MatmulRow = { shape, M, K, N, clock, oursMs, ours, chosen };
     if (tfjs) {
       const [nn, nt] = times.slice(variants.length) as [RunTime, RunTime];
-      row.tfjs = { nn: gflops(M, N, K, nn.ms), nt: gflops(M, N, K, nt.ms) };
-      row.ratio = ours[chosen]! / Math.max(row.tfjs.nn, row.tfjs.nt);
-      row.cpuRatio = Math.min(nn.cpuMs, nt.cpuMs) / times[variants.indexOf(chosen)]!.cpuMs;
+      row.tfjsMs = { nn: msOf(nn), nt: msOf(nt) };
+      row.tfjs = { nn: gflops(M, N, K, row.tfjsMs.nn), nt: gflops(M, N, K, row.tfjsMs.nt) };
+      const chosenTime = times[variants.indexOf(chosen)];
+      if (chosenTime) {
+        row.ratio = ours[chosen]! / Math.max(row.tfjs.nn, row.tfjs.nt);
+        if (clock === 'wall') row.cpuRatio = Math.min(nn.cpuMs, nt.cpuMs) / chosenTime.cpuMs;
+      }
     }
     result.push(row);
   }
+  printMatmuls(result, timing, configName, rows);
+  return result;
+}
+
+function printMatmuls(rows: MatmulRow[], timing: MatmulTiming, configName: string, rowCount: number): void {
+  const byGpu = timing.clock === 'gpu-timestamps';
+  // Every column of times names its clock.
+  const clockLabel = byGpu ? 'GPU' : 'wall';
   console.log(
-    `\nmatmul at ${configName}'s layer shapes, ${rows} rows (B·T), GFLOP/s ` +
+    `\nmatmul at ${configName}'s layer shapes, ${rowCount} rows (B·T), GFLOP/s by ${byGpu ? 'GPU time (timestamp queries)' : 'WALL CLOCK'} ` +
       `(ours in the forward pass's layout, weight (N,K); tfjs with the weight (K,N) and (N,K); * = autotune's choice; ratio = chosen / tfjs's better):`,
   );
+  if (!byGpu) console.log(`  wall clock because ${timing.wallClockBecause}: every run reads the whole product back, so on a discrete GPU these include the transfer`);
+  console.log(`  ours: ${timing.ours}`);
+  if (timing.tfjs) console.log(`  tfjs: ${timing.tfjs}`);
   printTable(
-    ['shape', 'M×K · K×N', ...MATMUL_VARIANTS, 'tfjs', 'tfjs (N,K)', 'ratio', 'CPU ratio'],
-    result.map((r) => [
+    [
+      'shape',
+      'M×K · K×N',
+      ...MATMUL_VARIANTS.map((v) => `${v} ${clockLabel}`),
+      `tfjs ${clockLabel}`,
+      `tfjs (N,K) ${clockLabel}`,
+      `ratio ${clockLabel}`,
+      ...(byGpu ? [] : ['CPU ratio']),
+    ],
+    rows.map((r) => [
       r.shape,
       `${r.M}×${r.K} · ${r.K}×${r.N}`,
       ...MATMUL_VARIANTS.map((v) => `${fmt(r.ours[v])}${v === r.chosen ? '*' : ' '}`),
       fmt(r.tfjs?.nn),
       fmt(r.tfjs?.nt),
       r.ratio === undefined ? '-' : `${fmt(r.ratio, 1)}×`,
-      r.cpuRatio === undefined ? '-' : `${fmt(r.cpuRatio, 1)}×`,
+      ...(byGpu ? [] : [r.cpuRatio === undefined ? '-' : `${fmt(r.cpuRatio, 1)}×`]),
     ]),
   );
-  console.log("(CPU ratio: tfjs's CPU time per matmul over ours, this process, all threads)");
-  return result;
+  if (!byGpu) console.log("(CPU ratio: tfjs's CPU time per matmul over ours, this process, all threads)");
 }
 
 /** Our training step and tfjs's, their timed steps taken in turn; then one profiled step of ours. */
@@ -315,7 +422,11 @@ async function benchStep(
   const { tokens, targets } = batchOf(config, B, T);
   const tfModel = tfjs ? new TfjsGpt(tfjs.tf, config, B, T) : undefined;
   try {
-    // Both compile in their untimed first step.
+    // Both compile in their untimed first step. Wall clock per step: each side
+    // records the whole step, submits it and reads back only its loss (ours
+    // 12 bytes, loss and gradient norm, copied in the step's own encoder;
+    // tfjs's one scalar), as a training loop must to log it; no parameters,
+    // gradients or activations come back.
     const [ours, theirs] = await bestRunTimes([
       { run: async () => void (await model.trainStep({ tokens, targets }, optimizer)), runs: steps },
       ...(tfModel ? [{ run: async () => void (await tfModel.trainStep(tokens, targets)), runs: tfSteps }] : []),
@@ -358,9 +469,12 @@ function batchOf(config: GPTConfig, B: number, T: number): { tokens: Int32Array;
 }
 
 function printSteps(rows: StepRow[]): void {
-  console.log(`\ntraining step (forward, backward, optimizer; ours AdamW, tfjs Adam), B=${rows[0]?.batch} T=${rows[0]?.seqLen}:`);
+  console.log(
+    `\ntraining step (forward, backward, optimizer; ours AdamW, tfjs Adam), B=${rows[0]?.batch} T=${rows[0]?.seqLen}, ` +
+      'ms by wall clock per step, the loss read back:',
+  );
   printTable(
-    ['preset', 'parameters', 'ours ms', 'ours tokens/s', 'tfjs ms', 'tfjs tokens/s', 'ratio', 'CPU ms ours', 'CPU ms tfjs', 'CPU ratio'],
+    ['preset', 'parameters', 'ours wall ms', 'ours tokens/s', 'tfjs wall ms', 'tfjs tokens/s', 'ratio', 'CPU ms ours', 'CPU ms tfjs', 'CPU ratio'],
     rows.map((r) => [
       r.preset,
       `${(r.parameters / 1e6).toFixed(2)}M`,

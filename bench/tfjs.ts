@@ -7,7 +7,7 @@
 import type * as Tf from '@tensorflow/tfjs-core';
 import { throttleDawnPolling } from '../src/gpu/dawn-polling.ts';
 import type { GPTConfig } from '../src/model/config.ts';
-import type { Runner } from './timing.ts';
+import type { Clock, Runner } from './timing.ts';
 
 export type TfModule = typeof Tf;
 
@@ -15,6 +15,8 @@ export interface TfjsSetup {
   tf: TfModule;
   /** the adapter tfjs's request gets, named as src/gpu/device.ts names ours */
   adapter: string;
+  /** whether tfjs's device has timestamp-query, so that tf.time reports GPU time (see tfMatmulRunner) */
+  timestamps: boolean;
 }
 
 /**
@@ -30,7 +32,9 @@ export async function loadTfjsWebgpu(): Promise<TfjsSetup> {
     const dawn = (await import(/* @vite-ignore */ dawnModule)) as { create: (flags: string[]) => GPU; globals: object };
     Object.assign(globalThis, dawn.globals);
     throttleDawnPolling(); // as for ours (src/gpu/dawn-polling.ts): the same process, the same waits
-    const gpu = dawn.create([]);
+    // As src/gpu/device.ts does for ours: unrounded timestamps, else tf.time's
+    // kernel times would come in steps of Dawn's fingerprinting guard.
+    const gpu = dawn.create(['disable-dawn-features=timestamp_quantization']);
     if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
     else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
   }
@@ -44,23 +48,41 @@ export async function loadTfjsWebgpu(): Promise<TfjsSetup> {
   const adapter = await g.navigator!.gpu!.requestAdapter({ powerPreference: 'high-performance' });
   const info = adapter?.info;
   const name = info ? (info.description || [info.vendor, info.architecture, info.device].filter((s) => s).join(' ')).trim() : '';
-  return { tf, adapter: name || 'unknown adapter' };
+  // tfjs asks for timestamp-query wherever the adapter has it (base.ts) and keeps the answer here.
+  const timestamps = (tf.backend() as unknown as { supportTimestampQuery?: boolean }).supportTimestampQuery === true;
+  return { tf, adapter: name || 'unknown adapter', timestamps };
 }
 
 /**
- * tf.matMul(a(M,K), b) with b stored (K,N), or (N,K) with transposeB, each
- * run reading the product back (as the caller of a tfjs op does); `dispose`
- * frees the operands.
+ * tf.matMul(a(M,K), b) with b stored (K,N), or (N,K) with transposeB; `dispose`
+ * frees the operands. Each run is timed by `clock`:
+ *  - 'gpu-timestamps': run under tf.time, resolving to its `kernelMs`. In
+ *    tfjs-backend-webgpu 4.22 (backend_webgpu.ts, time and recordAndSubmit)
+ *    every program run under tf.time gets a compute pass of its own with
+ *    timestamp writes at its beginning and end, submitted at once and its two
+ *    timestamps read back; kernelMs is the sum of those (end − begin) GPU
+ *    times over the op's programs. The product is not read back. (Without
+ *    timestamp-query each program counts 0 ms: callers check
+ *    TfjsSetup.timestamps first.)
+ *  - 'wall': the product read back by `.data()`, as the caller of a tfjs op
+ *    waits for it; the wall clock around the run is the time.
  */
-export function tfMatmulRunner(tf: TfModule, M: number, N: number, K: number, transposeB: boolean): Runner {
+export function tfMatmulRunner(tf: TfModule, M: number, N: number, K: number, transposeB: boolean, clock: Clock): Runner {
   const a = tf.randomNormal([M, K], 0, 1, 'float32', 1);
   const b = tf.randomNormal(transposeB ? [N, K] : [K, N], 0, 1, 'float32', 2);
+  const byGpuClock = async () => {
+    // tidy disposes the product once recorded; tfjs frees its buffer when the GPU is done with it.
+    const timing = await tf.time(() => tf.tidy(() => void tf.matMul(a, b, false, transposeB)));
+    if (typeof timing.kernelMs !== 'number') throw new Error(`tf.time gave no kernel time: ${timing.kernelMs.error}`);
+    return timing.kernelMs;
+  };
+  const byWallClock = async () => {
+    const c = tf.matMul(a, b, false, transposeB);
+    await c.data();
+    c.dispose();
+  };
   return {
-    run: async () => {
-      const c = tf.matMul(a, b, false, transposeB);
-      await c.data();
-      c.dispose();
-    },
+    run: clock === 'gpu-timestamps' ? byGpuClock : byWallClock,
     dispose: () => {
       a.dispose();
       b.dispose();
