@@ -30,6 +30,7 @@ import { Recorder } from '../src/gpu/recorder.ts';
 import { defaultVariant, gemm, MATMUL_VARIANTS, matmulVariantsOf, variantSupported, type MatmulVariant } from '../src/kernels/matmul.ts';
 import { parameterCount, preset, type GPTConfig } from '../src/model/config.ts';
 import { GPT } from '../src/model/gpt.ts';
+import { describePlan, type ShapeTuning } from '../src/kernels/matmul-tune.ts';
 import { initParameters } from '../src/model/params.ts';
 import { Rng } from '../src/reference/random.ts';
 import { AdamW, ADAMW_DEFAULTS } from '../src/train/adamw.ts';
@@ -422,6 +423,9 @@ async function benchStep(
   const { tokens, targets } = batchOf(config, B, T);
   const tfModel = tfjs ? new TfjsGpt(tfjs.tf, config, B, T) : undefined;
   try {
+    // The blocked matmul's plan per shape of this step, as a training command tunes it (GPUs only).
+    const tuning = await model.tuneMatmuls({ store: fileTuningStore() });
+    printShapeTuning(name, tuning);
     // Both compile in their untimed first step. Wall clock per step: each side
     // records the whole step, submits it and reads back only its loss (ours
     // 12 bytes, loss and gradient norm, copied in the step's own encoder;
@@ -489,6 +493,19 @@ function printSteps(rows: StepRow[]): void {
     ]),
   );
   console.log('(CPU ms: this process\'s CPU time per step, all threads; on a CPU adapter it does not depend on what else the machine runs)');
+}
+
+function printShapeTuning(presetName: string, tunings: readonly ShapeTuning[]): void {
+  if (tunings.length === 0) return;
+  console.log(`\nblocked matmul plans at ${presetName}'s step shapes (GFLOP/s by GPU time; * = chosen${tunings.some((t) => t.source === 'cache') ? '; cached plans are not re-measured' : ''}):`);
+  printTable(
+    ['layout', 'M×N×K', 'chosen', 'GFLOP/s', 'other plans'],
+    tunings.map((t) => {
+      const chosen = t.timings.find((x) => describePlan(x.plan) === describePlan(t.plan));
+      const others = t.timings.filter((x) => x !== chosen).map((x) => `${describePlan(x.plan)} ${fmt(x.gflops, 0)}`);
+      return [t.shape.layout, `${t.shape.M}×${t.shape.N}×${t.shape.K}${t.shape.count > 1 ? ` ×${t.shape.count}` : ''}`, describePlan(t.plan), fmt(chosen?.gflops, 0), others.join(', ') || t.source];
+    }),
+  );
 }
 
 function printKernels(r: StepRow): void {

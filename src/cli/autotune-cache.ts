@@ -12,6 +12,7 @@ import { autotuneMatmul, parseMatmulPin, TUNED_LAYOUTS, type MatmulTuning, type 
 import { requestGpu } from '../gpu/device.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { MatmulVariant, MatmulVariantChoice } from '../kernels/matmul.ts';
+import { enableShapeTuning } from '../kernels/matmul-tune.ts';
 
 export function defaultTuningCachePath(): string {
   const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
@@ -72,6 +73,9 @@ export function describeTuning(t: MatmulTuning, cachePath = defaultTuningCachePa
 export async function requestCommandGpu(log: (line: string) => void): Promise<Gpu> {
   const gpu = await requestGpu();
   log(`adapter ${gpu.name}`);
-  log(describeTuning(await tuneMatmulAtStartup(gpu)));
+  const store = fileTuningStore();
+  log(describeTuning(await tuneMatmulAtStartup(gpu, store)));
+  // Models then tune the blocked matmul at the shapes their steps run (GPUs only).
+  enableShapeTuning(gpu, store);
   return gpu;
 }

@@ -20,6 +20,7 @@ import {
   type Operand,
 } from '../kernels/matmul.ts';
 import type { Gpu } from './gpu.ts';
+import { Profiler } from './profiler.ts';
 import { Recorder } from './recorder.ts';
 
 /** Where tuning results live between runs. Values are JSON strings. */
@@ -51,11 +52,21 @@ export interface MatmulShape {
 
 /** A GPT-2 layer's shape at small scale: 256 rows of 256 channels times a 3C-wide weight. */
 export const DEFAULT_TUNING_SHAPE: MatmulShape = { M: 256, N: 768, K: 256 };
+/**
+ * On a GPU, GPT-2's qkv product at B·T = 2048: a GPU runs the small shape
+ * launch-bound in every variant (85 GFLOP/s each on an H200), so a choice
+ * made there would be noise.
+ */
+export const GPU_TUNING_SHAPE: MatmulShape = { M: 2048, N: 2304, K: 768 };
+
+export function defaultTuningShape(gpu: Gpu): MatmulShape {
+  return gpu.cpu ? DEFAULT_TUNING_SHAPE : GPU_TUNING_SHAPE;
+}
 
 export interface VariantTiming {
   layout: MatmulLayout;
   variant: MatmulVariant;
-  /** best of the timed runs, wall clock from submit to done */
+  /** best of the timed runs: GPU time by timestamps where the adapter has them, else wall clock from submit to done */
   ms: number;
   gflops: number;
 }
@@ -90,7 +101,7 @@ export interface AutotuneOptions {
   margin?: number;
 }
 
-const TUNING_VERSION = 3;
+const TUNING_VERSION = 4;
 
 export function tuningKey(adapter: string, shape: MatmulShape): string {
   return `matmul-v${TUNING_VERSION}:${adapter}:${shape.M}x${shape.N}x${shape.K}`;
@@ -101,7 +112,7 @@ export function tuningKey(adapter: string, shape: MatmulShape): string {
  * matmul variants for this device; returns what was chosen and why.
  */
 export async function autotuneMatmul(gpu: Gpu, options: AutotuneOptions = {}): Promise<MatmulTuning> {
-  const shape = options.shape ?? DEFAULT_TUNING_SHAPE;
+  const shape = options.shape ?? defaultTuningShape(gpu);
   const date = new Date().toISOString();
   if (options.pin) {
     const choice =
@@ -164,7 +175,11 @@ export function parseMatmulPin(text: string): MatmulVariant | MatmulVariantChoic
   return choice;
 }
 
-/** Wall-clock time of each variant on each layout at one shape (best of `runs`). */
+/**
+ * The time of each variant on each layout at one shape (best of `runs`): on a
+ * GPU with timestamp queries the GPU time of its dispatches (submission and
+ * readback would swamp a fast kernel), else wall clock from submit to done.
+ */
 export async function timeVariants(
   gpu: Gpu,
   shape: MatmulShape,
@@ -177,6 +192,7 @@ export async function timeVariants(
   const b = gpu.createBuffer('autotune.b', K * N * 4);
   const c = gpu.createBuffer('autotune.c', M * N * 4);
   const timings: VariantTiming[] = [];
+  const byTimestamps = gpu.timestamps && !gpu.cpu;
   try {
     for (const layout of TUNED_LAYOUTS) {
       const ta = layout[0] === 'T';
@@ -185,11 +201,16 @@ export async function timeVariants(
       const bOp: Operand = { binding: b, ld: tb ? K : N, transposed: tb };
       for (const variant of variants) {
         if (!variantSupported(gpu, variant) || !variantEligible(variant, aOp, bOp)) continue;
+        // The uniform variant's panel copies run outside any dispatch, where
+        // timestamps around dispatches cannot see them.
+        if (byTimestamps && variant === 'uniform') continue;
         const once = async () => {
-          const rec = new Recorder(gpu);
+          const profiler = byTimestamps ? new Profiler(gpu) : undefined;
+          const rec = new Recorder(gpu, profiler);
           gemm(rec, { binding: c, ld: N }, aOp, bOp, M, N, K, { variant, accumulate: layoutOf(aOp, bOp) === 'TN' });
           const start = performance.now();
           rec.submit();
+          if (profiler) return (await profiler.collect()).reduce((sum, d) => sum + d.durationNs, 0) / 1e6;
           await gpu.idle();
           return performance.now() - start;
         };

@@ -119,22 +119,25 @@ export class Gpu {
     return buffer;
   }
 
-  /** The bind group of `bindings` (binding i = bindings[i]) for a pipeline's group 0, built once. */
-  bindGroup(pipeline: GPUComputePipeline, bindings: readonly Binding[]): GPUBindGroup {
+  /**
+   * The bind group of `bindings` (binding i = bindings[i]) for a pipeline's
+   * group 0, built once. A null slot is a binding number the entry point does
+   * not use (an entry point sharing a shader file's numbering with others).
+   */
+  bindGroup(pipeline: GPUComputePipeline, bindings: readonly (Binding | null)[]): GPUBindGroup {
     let key = String(this.pipelineIds.get(pipeline));
     for (const b of bindings) {
-      key += `|${this.idOf(bufferOf(b))}`;
-      if (isWindow(b)) key += `@${b.offset}+${b.size}`;
+      if (b === null) key += '|-';
+      else key += `|${this.idOf(bufferOf(b))}${isWindow(b) ? `@${b.offset}+${b.size}` : ''}`;
     }
     let group = this.bindGroups.get(key);
     if (!group) {
-      group = this.device.createBindGroup({
-        layout: pipeline.getBindGroupLayout(0),
-        entries: bindings.map((b, binding) => ({
-          binding,
-          resource: isWindow(b) ? { buffer: b.buffer, offset: b.offset, size: b.size } : { buffer: b },
-        })),
+      const entries: GPUBindGroupEntry[] = [];
+      bindings.forEach((b, binding) => {
+        if (b === null) return;
+        entries.push({ binding, resource: isWindow(b) ? { buffer: b.buffer, offset: b.offset, size: b.size } : { buffer: b } });
       });
+      group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
       this.bindGroups.set(key, group);
     }
     return group;

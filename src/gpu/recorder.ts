@@ -38,7 +38,7 @@ export class Recorder {
   dispatch(
     name: string,
     pipeline: GPUComputePipeline,
-    bindings: readonly Binding[],
+    bindings: readonly (Binding | null)[],
     groups: readonly [number, number?, number?],
     work: KernelWork = {},
   ): void {

@@ -8,6 +8,8 @@
 import { bufferOf, type Binding } from '../gpu/buffers.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Recorder } from '../gpu/recorder.ts';
+import { matmulBackwardBiasBlocked } from './matmul-bias.ts';
+import { reductionVariant, type ReductionVariant } from './reduction.ts';
 
 const TILE = 4;
 const WG = 8;
@@ -35,6 +37,29 @@ const UNIFORM_WINDOWS = 5;
 const UNIFORM_ROWS = 32;
 const UNIFORM_PACK_K = 8;
 const UNIFORM_WINDOW_BYTES = UNIFORM_WINDOW_K * UNIFORM_PANEL * 4;
+
+/**
+ * matmul_blocked (shaders/matmul_blocked.wgsl): threads of a workgroup along N
+ * and M (8 x 8 outputs each, so a block of C of 8 wgX x 8 wgY) and the depth
+ * of the staged panels.
+ */
+export interface BlockedTile {
+  wgX: number;
+  wgY: number;
+  bk: number;
+}
+/** The tiles gemm chooses from, largest first: 128 x 128, 128 rows x 64 columns, 64 x 64. */
+export const BLOCKED_TILES: readonly BlockedTile[] = [
+  { wgX: 16, wgY: 16, bk: 16 },
+  { wgX: 8, wgY: 16, bk: 16 },
+  { wgX: 8, wgY: 8, bk: 16 },
+];
+/**
+ * Workgroups a product should at least spread over before a larger tile is
+ * taken: a GPU with ~100 multiprocessors idles most of them on fewer (the
+ * 36 blocks of 128 x 128 of GPT-2's attention projection).
+ */
+const BLOCKED_MIN_GROUPS = 256;
 
 /** Whether n fills at least 3/4 of the blocks that cover it. */
 function fills(n: number, block: number): boolean {
@@ -103,6 +128,8 @@ export interface GemmOptions {
   variant?: MatmulVariant;
   /** run `count` products, strided per operand by Operand.stride */
   batch?: GemmBatch;
+  /** the blocked variant's tile and split-K; by default the plan chosen for the shape (see blockedPlanFor) */
+  blocked?: BlockedPlan;
 }
 
 /**
@@ -110,7 +137,7 @@ export interface GemmOptions {
  * shaders/matmul_subgroup.wgsl and `uniform` in shaders/matmul_uniform.wgsl,
  * both for lavapipe, both needing the device's `subgroups` feature.
  */
-export const MATMUL_VARIANTS = ['scalar', 'vec4', 'bcast', 'tiled', 'subgroup', 'uniform'] as const;
+export const MATMUL_VARIANTS = ['scalar', 'vec4', 'bcast', 'tiled', 'subgroup', 'uniform', 'blocked'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
 
 /** Which operands are stored transposed: A then B, N (as is) or T. */
@@ -127,6 +154,7 @@ const KERNELS: Record<MatmulVariant, [string, string]> = {
   tiled: ['matmul', 'matmul_tiled'],
   subgroup: ['matmul_subgroup', 'matmul_subgroup'],
   uniform: ['matmul_uniform', 'matmul_uniform'],
+  blocked: ['matmul_blocked', 'matmul_blocked'],
 };
 
 // Per device rather than on Gpu, so that the choice stays a concern of this kernel.
@@ -165,7 +193,109 @@ export function vec4Eligible(a: Operand, b: Operand): boolean {
 
 /** Whether the device can run a variant at all: subgroup and uniform need subgroups of at least 8. */
 export function variantSupported(gpu: Gpu, variant: MatmulVariant): boolean {
+  if (variant === 'blocked') return BLOCKED_TILES.some((t) => blockedTileFits(gpu, t));
   return (variant !== 'subgroup' && variant !== 'uniform') || gpu.subgroupMinSize >= SUBGROUP_SPAN;
+}
+
+/** Bytes of workgroup memory a blocked tile stages its panels in (one vec4 of padding per k row). */
+function blockedTileBytes(t: BlockedTile): number {
+  return t.bk * (2 * t.wgX + 1 + 2 * t.wgY + 1) * 16;
+}
+
+/** Whether this device's workgroups can hold the tile (threads and workgroup memory). */
+export function blockedTileFits(gpu: Gpu, t: BlockedTile): boolean {
+  const limits = gpu.device.limits;
+  return t.wgX * t.wgY <= limits.maxComputeInvocationsPerWorkgroup && blockedTileBytes(t) <= limits.maxComputeWorkgroupStorageSize;
+}
+
+/**
+ * How the blocked variant runs one product: its tile, and the slices K is
+ * split into (split-K: each slice's partial product computed by its own
+ * workgroups, then summed in order by matmul_blocked_combine), which spreads
+ * a small C with a long K (weight gradients, K = B·T) over more workgroups.
+ */
+export interface BlockedPlan {
+  tile: BlockedTile;
+  splits: number;
+}
+
+/** Per device, the plan chosen for a product's layout and shape by the autotune (key: blockedShapeKey). */
+const chosenPlans = new WeakMap<Gpu, Map<string, BlockedPlan>>();
+
+export function blockedShapeKey(layout: MatmulLayout, M: number, N: number, K: number, count = 1): string {
+  return `${layout}:${M}x${N}x${K}${count > 1 ? `x${count}` : ''}`;
+}
+
+/** Use this plan for blocked gemms of this layout and shape on this device (the autotune's choice). */
+export function setBlockedPlan(gpu: Gpu, key: string, plan: BlockedPlan): void {
+  let plans = chosenPlans.get(gpu);
+  if (!plans) chosenPlans.set(gpu, (plans = new Map()));
+  plans.set(key, plan);
+}
+
+export function blockedPlansOf(gpu: Gpu): ReadonlyMap<string, BlockedPlan> {
+  return new Map(chosenPlans.get(gpu));
+}
+
+/** A blocked product as gemm recorded it: what the autotune needs to time plans for it. */
+export interface ObservedShape {
+  layout: MatmulLayout;
+  M: number;
+  N: number;
+  K: number;
+  /** products in the batch */
+  count: number;
+  accumulate: boolean;
+  bias: boolean;
+  gelu: boolean;
+}
+
+/** Per device, while watchBlockedShapes runs: the blocked products recorded without a chosen plan. */
+const watchedShapes = new WeakMap<Gpu, Map<string, ObservedShape>>();
+
+/**
+ * Runs `record` (which records gemms into a Recorder) and returns the distinct
+ * shapes of the blocked products it recorded that have no plan chosen yet.
+ */
+export function watchBlockedShapes(gpu: Gpu, record: () => void): ObservedShape[] {
+  const seen = new Map<string, ObservedShape>();
+  watchedShapes.set(gpu, seen);
+  try {
+    record();
+  } finally {
+    watchedShapes.delete(gpu);
+  }
+  return [...seen.values()];
+}
+
+/** Fewest values of k a split-K slice takes: shorter slices spend more on the partial sums than they gain. */
+const MIN_SPLIT_K = 256;
+
+/**
+ * k values per slice when K is split `splits` ways: a multiple of the panel
+ * depth, so that only the last slice ends in a partial panel.
+ */
+function splitLength(K: number, splits: number, tile: BlockedTile): number {
+  return Math.ceil(K / splits / tile.bk) * tile.bk;
+}
+
+/**
+ * The plan for a blocked gemm: the autotune's choice for the shape, else the
+ * largest tile that spreads the product over BLOCKED_MIN_GROUPS workgroups;
+ * where none does, the largest tile with K split until it does (one product
+ * with K long enough), else the smallest tile.
+ */
+export function blockedPlanFor(gpu: Gpu, layout: MatmulLayout, M: number, N: number, K: number, count = 1): BlockedPlan {
+  const tuned = chosenPlans.get(gpu)?.get(blockedShapeKey(layout, M, N, K, count));
+  if (tuned) return tuned;
+  const fitting = BLOCKED_TILES.filter((t) => blockedTileFits(gpu, t));
+  const groups = (t: BlockedTile) => Math.ceil(M / (8 * t.wgY)) * Math.ceil(N / (8 * t.wgX)) * count;
+  const filling = fitting.find((t) => groups(t) >= BLOCKED_MIN_GROUPS);
+  if (filling) return { tile: filling, splits: 1 };
+  const largest = fitting[0]!;
+  const splits = count === 1 ? Math.min(Math.floor(K / MIN_SPLIT_K), Math.ceil(BLOCKED_MIN_GROUPS / groups(largest))) : 1;
+  if (splits >= 2) return { tile: largest, splits: Math.ceil(K / splitLength(K, splits, largest)) };
+  return { tile: fitting[fitting.length - 1]!, splits: 1 };
 }
 
 /**
@@ -196,10 +326,13 @@ export function variantEligible(variant: MatmulVariant, a: Operand, b: Operand):
  * of 8 or more (lavapipe), the uniform variant (matmul_uniform where the shape
  * suits it, else the subgroup variant, which it outruns by about 1.4-1.6x at
  * a mid step's shapes, itself 1.5-2x vec4: see the two shaders for why);
- * elsewhere vec4. Fixed per device, so runs stay reproducible.
+ * a CPU rasteriser without them, vec4; a GPU, the blocked variant (tiles
+ * staged through workgroup memory, which GPUs reward and CPU rasterisers
+ * punish). Fixed per device, so runs stay reproducible.
  */
 export function defaultVariant(gpu: Gpu): MatmulVariant {
-  return gpu.cpu && variantSupported(gpu, 'uniform') ? 'uniform' : 'vec4';
+  if (gpu.cpu) return variantSupported(gpu, 'uniform') ? 'uniform' : 'vec4';
+  return variantSupported(gpu, 'blocked') ? 'blocked' : 'vec4';
 }
 
 function pickVariant(gpu: Gpu, a: Operand, b: Operand, N: number, options: GemmOptions): MatmulVariant {
@@ -266,6 +399,7 @@ export function gemm(
     HAS_BIAS: bias !== null,
     GELU_OUT: Boolean(options.geluOut),
   };
+  if (variant === 'blocked') return blockedGemm(rec, c, a, b, M, N, K, options);
   if (variant === 'bcast') overrides.ROWS = BCAST_ROWS;
   // The subgroup variant's entry point and tile follow the shape.
   const tiling = variant === 'subgroup' ? subgroupTiling(M, N) : null;
@@ -275,18 +409,8 @@ export function gemm(
   }
   const [shader, entry] = KERNELS[variant];
   const pipeline = gpu.pipeline(shader, tiling?.entry ?? entry, overrides);
-  const count = options.batch?.count ?? 1;
-  const inner = options.batch?.inner ?? count;
-  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(inner) || inner < 1) {
-    throw new Error(`${options.name ?? 'matmul'}: a batch needs a positive whole count and inner count, got ${count} and ${inner}`);
-  }
-  const [aOuter, aInner] = a.stride ?? [0, 0];
-  const [bOuter, bInner] = b.stride ?? [0, 0];
-  const [cOuter, cInner] = c.stride ?? [0, 0];
-  const params = gpu.uniform([
-    M, N, K, a.ld, b.ld, c.ld, a.offset ?? 0, b.offset ?? 0, c.offset ?? 0,
-    inner, aOuter, aInner, bOuter, bInner, cOuter, cInner,
-  ]);
+  const { count } = batchOf(options);
+  const params = gpu.uniform(gemmParams(c, a, b, M, N, K, options));
   let groups: [number, number];
   if (variant === 'bcast') groups = [Math.ceil(N / (BCAST_WG * BCAST_COLS)), Math.ceil(M / BCAST_ROWS)];
   else if (variant === 'tiled') groups = [Math.ceil(N / TILED_BLOCK), Math.ceil(M / TILED_BLOCK)];
@@ -298,6 +422,107 @@ export function gemm(
   rec.dispatch(options.name ?? 'matmul', pipeline, [params, c.binding, a.binding, b.binding, bias ?? b.binding, geluOut], [...groups, count], {
     flops: count * (2 * M * N * K + (options.geluOut ? 15 * M * N : 0)),
     bytes: 4 * count * (M * K + K * N + M * N * ((options.accumulate ? 2 : 1) + (options.geluOut ? 1 : 0))),
+  });
+}
+
+function batchOf(options: GemmOptions): { count: number; inner: number } {
+  const count = options.batch?.count ?? 1;
+  const inner = options.batch?.inner ?? count;
+  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(inner) || inner < 1) {
+    throw new Error(`${options.name ?? 'matmul'}: a batch needs a positive whole count and inner count, got ${count} and ${inner}`);
+  }
+  return { count, inner };
+}
+
+/** matmul.wgsl's Params (shared by matmul_subgroup.wgsl and matmul_blocked.wgsl): shape, strides, offsets, batch. */
+function gemmParams(c: Operand, a: Operand, b: Operand, M: number, N: number, K: number, options: GemmOptions): number[] {
+  const { inner } = batchOf(options);
+  const [aOuter, aInner] = a.stride ?? [0, 0];
+  const [bOuter, bInner] = b.stride ?? [0, 0];
+  const [cOuter, cInner] = c.stride ?? [0, 0];
+  return [M, N, K, a.ld, b.ld, c.ld, a.offset ?? 0, b.offset ?? 0, c.offset ?? 0, inner, aOuter, aInner, bOuter, bInner, cOuter, cInner];
+}
+
+/** Per device, the scratch buffer split-K partial products go to, grown as needed. */
+const splitBuffers = new WeakMap<Gpu, GPUBuffer>();
+
+function splitBuffer(gpu: Gpu, bytes: number): GPUBuffer {
+  const current = splitBuffers.get(gpu);
+  if (current && current.size >= bytes) return current;
+  // Not destroyed: dispatches recorded but not yet submitted may still use it.
+  const grown = gpu.createBuffer('matmul.split_k_partials', Math.max(bytes, 2 * (current?.size ?? 0)));
+  splitBuffers.set(gpu, grown);
+  return grown;
+}
+
+/**
+ * The blocked variant (shaders/matmul_blocked.wgsl): one dispatch of the
+ * plan's tiles, or with split-K one dispatch of partial products (a slice of
+ * K per workgroup z) and one that sums them into C with the epilogue.
+ */
+function blockedGemm(rec: Recorder, c: Operand, a: Operand, b: Operand, M: number, N: number, K: number, options: GemmOptions): void {
+  const gpu = rec.gpu;
+  const name = options.name ?? 'matmul';
+  const { count } = batchOf(options);
+  const layout = layoutOf(a, b);
+  const watch = watchedShapes.get(gpu);
+  const key = blockedShapeKey(layout, M, N, K, count);
+  if (watch && !options.blocked && !chosenPlans.get(gpu)?.has(key)) {
+    const gelu = Boolean(options.geluOut);
+    watch.set(key, { layout, M, N, K, count, accumulate: options.accumulate ?? false, bias: options.bias != null, gelu });
+  }
+  const plan = options.blocked ?? blockedPlanFor(gpu, layout, M, N, K, count);
+  const { tile } = plan;
+  if (!blockedTileFits(gpu, tile)) throw new Error(`${name}: the blocked tile ${JSON.stringify(tile)} does not fit this device's workgroups`);
+  if (!Number.isInteger(plan.splits) || plan.splits < 1 || (plan.splits > 1 && count > 1)) {
+    throw new Error(`${name}: split-K needs a whole number of slices, and one product (got ${plan.splits} slices of ${count} products)`);
+  }
+  const flags = {
+    TRANS_A: a.transposed ?? false,
+    TRANS_B: b.transposed ?? false,
+    ACCUMULATE: options.accumulate ?? false,
+    HAS_BIAS: options.bias != null,
+    GELU_OUT: Boolean(options.geluOut),
+  };
+  const tileOverrides = { WG_X: tile.wgX, WG_Y: tile.wgY, BK: tile.bk };
+  const groups: [number, number] = [Math.ceil(N / (8 * tile.wgX)), Math.ceil(M / (8 * tile.wgY))];
+  // Without a bias the binding is unused; any buffer fills the slot. The
+  // GELU output is writable, so its stand-in must not alias another binding.
+  const bias = options.bias ?? b.binding;
+  const geluOut = options.geluOut ?? unusedOutput(gpu);
+  const epilogueBytes = 4 * M * N * ((options.accumulate ? 2 : 1) + (options.geluOut ? 1 : 0));
+  const productWork = { flops: count * 2 * M * N * K, bytes: 4 * count * (M * K + K * N) };
+  const splits = Math.ceil(K / splitLength(K, plan.splits, tile));
+  if (splits === 1) {
+    const pipeline = gpu.pipeline('matmul_blocked', 'matmul_blocked', { ...flags, ...tileOverrides });
+    const params = gpu.uniform([...gemmParams(c, a, b, M, N, K, options), K, 1]);
+    rec.dispatch(name, pipeline, [params, c.binding, a.binding, b.binding, bias, geluOut], [...groups, count], {
+      flops: productWork.flops + count * (options.geluOut ? 15 * M * N : 0),
+      bytes: productWork.bytes + count * epilogueBytes,
+    });
+    return;
+  }
+  // The slices' partial products, dense (splits, M, N), then C (+)= their sum.
+  const partials = splitBuffer(gpu, splits * M * N * 4);
+  const kSplit = splitLength(K, splits, tile);
+  const partialParams = gpu.uniform([
+    M, N, K, a.ld, b.ld, N, a.offset ?? 0, b.offset ?? 0, 0, 1, 0, 0, 0, 0, M * N, 0, kSplit, splits,
+  ]);
+  const partialPipeline = gpu.pipeline('matmul_blocked', 'matmul_blocked', {
+    TRANS_A: flags.TRANS_A,
+    TRANS_B: flags.TRANS_B,
+    SPLIT_K: true,
+    ...tileOverrides,
+  });
+  rec.dispatch(`${name}`, partialPipeline, [partialParams, partials, a.binding, b.binding, b.binding, geluOut], [...groups, splits], {
+    flops: productWork.flops,
+    bytes: productWork.bytes + 4 * splits * M * N,
+  });
+  const combineParams = gpu.uniform([...gemmParams(c, a, b, M, N, K, options), kSplit, splits]);
+  const combinePipeline = gpu.pipeline('matmul_blocked', 'matmul_blocked_combine', flags);
+  rec.dispatch(`${name}_combine`, combinePipeline, [combineParams, c.binding, partials, null, bias, geluOut], [gpu.groupsFor(M * N, 64)], {
+    flops: splits * M * N + (options.geluOut ? 15 * M * N : 0),
+    bytes: 4 * splits * M * N + epilogueBytes,
   });
 }
 
@@ -539,9 +764,14 @@ export function matmulBackward(
   if (dbias) matmulBackwardBias(rec, dbias, { binding: dout, ld: N }, M, N);
 }
 
-/** dbias(N) += column sums of dout(M,N). */
-export function matmulBackwardBias(rec: Recorder, dbias: Binding, dout: Operand, M: number, N: number): void {
+/**
+ * dbias(N) += column sums of dout(M,N). By default (see reduction.ts) one
+ * invocation per column on a CPU rasteriser (matmul_backward_bias here), else
+ * blocks of rows summed in two dispatches (matmul-bias.ts).
+ */
+export function matmulBackwardBias(rec: Recorder, dbias: Binding, dout: Operand, M: number, N: number, variant?: ReductionVariant): void {
   const gpu = rec.gpu;
+  if (reductionVariant(gpu, variant) === 'gpu') return matmulBackwardBiasBlocked(rec, dbias, dout.binding, dout.ld, dout.offset ?? 0, M, N);
   const params = gpu.uniform([M, N, 0, 0, 0, dout.ld, 0, 0, dout.offset ?? 0, 1, 0, 0, 0, 0, 0, 0]);
   rec.dispatch(
     'matmul_backward_bias',

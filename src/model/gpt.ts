@@ -14,6 +14,7 @@ import { encoderBackward, encoderForward, vocabWindows } from '../kernels/encode
 import { geluBackward } from '../kernels/gelu.ts';
 import { layernormBackward, layernormForward } from '../kernels/layernorm.ts';
 import { gemm, matmulBackward, matmulForward, matmulForwardGelu } from '../kernels/matmul.ts';
+import { shapeTuningStore, tuneBlockedStep, type ShapeTuning, type ShapeTuningOptions } from '../kernels/matmul-tune.ts';
 import { residualForward } from '../kernels/residual.ts';
 import { allocateActivations, planBatch, type Activations, type BatchPlan } from './activations.ts';
 import { validateConfig, type GPTConfig } from './config.ts';
@@ -93,6 +94,8 @@ export class GPT {
   private readonly microLosses: GPUBuffer;
   /** mappable copy of [loss, norm, scale] */
   private readonly readback: GPUBuffer;
+  /** tuneMatmuls ran (or was not wanted) for this model's shapes */
+  private matmulsTuned = false;
 
   /** A model for batches of exactly `batchSize` sequences of `seqLen` tokens. */
   constructor(
@@ -249,8 +252,20 @@ export class GPT {
     return (await this.readStats())[0]!;
   }
 
+  /**
+   * Times the blocked matmul's plans at the shapes of this model's forward
+   * and backward pass and keeps the fastest (kernels/matmul-tune.ts); on
+   * devices that do not run the blocked variant there is nothing to tune.
+   */
+  async tuneMatmuls(options: ShapeTuningOptions = {}): Promise<ShapeTuning[]> {
+    this.matmulsTuned = true;
+    return tuneBlockedStep(this.gpu, (rec) => this.recordGradients(rec), options);
+  }
+
   /** Forward, backward and the optimizer's update, in one submission. */
   async trainStep(batch: Batch, optimizer: StepOptimizer, profiler?: Profiler): Promise<StepResult> {
+    const store = shapeTuningStore(this.gpu);
+    if (store && !this.matmulsTuned) await this.tuneMatmuls({ store });
     this.upload(batch);
     optimizer.prepare();
     const rec = new Recorder(this.gpu, profiler);

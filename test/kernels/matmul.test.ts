@@ -13,6 +13,8 @@ import {
   subgroupTiling,
   uniformSuits,
   type MatmulVariant,
+  BLOCKED_TILES,
+  blockedTileFits,
 } from '../../src/kernels/matmul.ts';
 import * as ref from '../../src/reference/index.ts';
 import { expectClose, ODD, randn, Rng, run, testGpu, upload, zeros } from '../helpers.ts';
@@ -381,6 +383,56 @@ describe('gemm addressing', () => {
         }
         expect(got[r * Vw + j]).toBeCloseTo(expected, 4);
       }
+    }
+  });
+});
+
+// Every tile of the blocked variant, on shapes ragged against all of them: rows
+// and columns that leave partial blocks, K that leaves a partial panel, and
+// several panels of K (the loads of the next panel overlap the multiply).
+// With split-K, K is cut into slices (each a multiple of the panel depth but
+// the last) whose partial products are summed by a second dispatch.
+const BLOCKED_PLANS = BLOCKED_TILES.flatMap((t) => [1, 3].map((splits) => [`${8 * t.wgY}x${8 * t.wgX} (BK ${t.bk}), ${splits} slice(s) of K`, t, splits] as const));
+describe.each(BLOCKED_PLANS)('gemm blocked tile %s', (_name, tile, splits) => {
+  it.for(LAYOUTS)('TRANS_A=%s TRANS_B=%s, accumulate and bias', async ([ta, tb], ctx) => {
+    if (!blockedTileFits(gpu, tile)) return ctx.skip(`${gpu.name}'s workgroups cannot hold this tile`);
+    for (const [M, N, K] of [
+      [1, 1, 1],
+      [130, 67, 37],
+      [67, 129, 50],
+    ] as const) {
+      const rng = new Rng(M * 5 + N * 3 + K + (ta ? 1 : 0) + (tb ? 10 : 0));
+      const [aRows, aCols] = ta ? [K, M] : [M, K];
+      const [bRows, bCols] = tb ? [N, K] : [K, N];
+      // Odd leading dimensions with padding that holds garbage, and offsets into the buffers.
+      const [lda, ldb, offA, offB] = [aCols + 3, bCols + 1, 5, 2];
+      const a = randn(rng, offA + aRows * lda);
+      const b = randn(rng, offB + bRows * ldb);
+      const c0 = randn(rng, M * N);
+      const bias = randn(rng, N);
+      const c = upload(gpu, 'c', c0);
+      await run(gpu, (rec) =>
+        gemm(
+          rec,
+          { binding: c, ld: N },
+          { binding: upload(gpu, 'a', a), ld: lda, offset: offA, transposed: ta },
+          { binding: upload(gpu, 'b', b), ld: ldb, offset: offB, transposed: tb },
+          M,
+          N,
+          K,
+          { accumulate: true, bias: upload(gpu, 'bias', bias), variant: 'blocked', blocked: { tile, splits } },
+        ),
+      );
+      const expected = c0.slice();
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < N; n++) {
+          let sum = bias[n]!;
+          for (let k = 0; k < K; k++) sum += a[offA + (ta ? k * lda + m : m * lda + k)]! * b[offB + (tb ? n * ldb + k : k * ldb + n)]!;
+          expected[m * N + n]! += sum;
+        }
+      }
+      const atol = 1e-5 * Math.max(1, Math.sqrt(K / 32));
+      expectClose(await gpu.readF32(c, 0, M * N), expected, `c (M=${M} N=${N} K=${K})`, { rtol: 1e-5, atol });
     }
   });
 });
