@@ -464,6 +464,7 @@ function blockedGemm(rec: Recorder, c: Operand, a: Operand, b: Operand, M: numbe
   const gpu = rec.gpu;
   const name = options.name ?? 'matmul';
   const { count } = batchOf(options);
+  if (skinnySuits(a, M) && !options.blocked) return skinnyGemm(rec, c, a, b, M, N, K, options);
   const layout = layoutOf(a, b);
   const watch = watchedShapes.get(gpu);
   const key = blockedShapeKey(layout, M, N, K, count);
@@ -523,6 +524,39 @@ function blockedGemm(rec: Recorder, c: Operand, a: Operand, b: Operand, M: numbe
   rec.dispatch(`${name}_combine`, combinePipeline, [combineParams, c.binding, partials, null, bias, geluOut], [gpu.groupsFor(M * N, 64)], {
     flops: splits * M * N + (options.geluOut ? 15 * M * N : 0),
     bytes: 4 * splits * M * N + epilogueBytes,
+  });
+}
+
+/** Rows of C at most for matmul_skinny (shaders/matmul_skinny.wgsl), its lanes, and its columns a workgroup with B stored (N,K). */
+const SKINNY_ROWS = 8;
+const SKINNY_LANES = 64;
+const SKINNY_COLS = 4;
+
+/**
+ * Where the blocked variant runs matmul_skinny instead: a few rows of A
+ * stored (M,K), as decoding runs every linear layer (one row a sequence). A
+ * blocked tile would give 4 of its 64 rows work.
+ */
+export function skinnySuits(a: Operand, M: number): boolean {
+  return M <= SKINNY_ROWS && !a.transposed;
+}
+
+/** The blocked variant's path for a few rows: the weight spread over the workgroups (shaders/matmul_skinny.wgsl). */
+function skinnyGemm(rec: Recorder, c: Operand, a: Operand, b: Operand, M: number, N: number, K: number, options: GemmOptions): void {
+  const gpu = rec.gpu;
+  const { count } = batchOf(options);
+  const nt = b.transposed ?? false;
+  const pipeline = gpu.pipeline('matmul_skinny', nt ? 'matmul_skinny_nt' : 'matmul_skinny_nn', {
+    ACCUMULATE: options.accumulate ?? false,
+    HAS_BIAS: options.bias != null,
+    GELU_OUT: Boolean(options.geluOut),
+  });
+  // Without a bias the binding is unused; any buffer fills the slot. The
+  // GELU output is writable, so its stand-in must not alias another binding.
+  const bindings = [gpu.uniform(gemmParams(c, a, b, M, N, K, options)), c.binding, a.binding, b.binding, options.bias ?? b.binding, options.geluOut ?? unusedOutput(gpu)];
+  rec.dispatch(options.name ?? 'matmul', pipeline, bindings, [Math.ceil(N / (nt ? SKINNY_COLS : SKINNY_LANES)), 1, count], {
+    flops: count * (2 * M * N * K + (options.geluOut ? 15 * M * N : 0)),
+    bytes: 4 * count * (M * K + K * N + M * N * ((options.accumulate ? 2 : 1) + (options.geluOut ? 1 : 0))),
   });
 }
 

@@ -15,6 +15,7 @@ import {
   type MatmulVariant,
   BLOCKED_TILES,
   blockedTileFits,
+  skinnySuits,
 } from '../../src/kernels/matmul.ts';
 import * as ref from '../../src/reference/index.ts';
 import { expectClose, ODD, randn, Rng, run, testGpu, upload, zeros } from '../helpers.ts';
@@ -433,6 +434,52 @@ describe.each(BLOCKED_PLANS)('gemm blocked tile %s', (_name, tile, splits) => {
       }
       const atol = 1e-5 * Math.max(1, Math.sqrt(K / 32));
       expectClose(await gpu.readF32(c, 0, M * N), expected, `c (M=${M} N=${N} K=${K})`, { rtol: 1e-5, atol });
+    }
+  });
+});
+
+// The blocked variant's path for a few rows of A (decoding): lanes along k
+// with B stored (N,K), a lane per column with B stored (K,N); columns that
+// leave a workgroup partly empty, K not a multiple of its 64 lanes.
+describe('gemm blocked variant, a few rows (matmul_skinny)', () => {
+  it.for([false, true])('TRANS_B=%s, accumulate, bias and gelu', async (tb, ctx) => {
+    if (!variantSupported(gpu, 'blocked')) return ctx.skip(`${gpu.name} cannot run the blocked variant`);
+    for (const [M, N, K] of [
+      [1, 1, 1],
+      [4, 67, 130],
+      [8, 5, 63],
+      [3, 300, 200],
+    ] as const) {
+      expect(skinnySuits({ binding: null as never, ld: K }, M), "these shapes take matmul_skinny").toBe(true);
+      const rng = new Rng(M * 13 + N + K + (tb ? 7 : 0));
+      const ldb = (tb ? K : N) + 2; // padded rows holding garbage
+      const a = randn(rng, M * K);
+      const b = randn(rng, (tb ? N : K) * ldb);
+      const c0 = randn(rng, M * N);
+      const bias = randn(rng, N);
+      const c = upload(gpu, 'c', c0);
+      const act = zeros(gpu, 'act', M * N);
+      await run(gpu, (rec) =>
+        gemm(rec, { binding: c, ld: N }, { binding: upload(gpu, 'a', a), ld: K }, { binding: upload(gpu, 'b', b), ld: ldb, transposed: tb }, M, N, K, {
+          accumulate: true,
+          bias: upload(gpu, 'bias', bias),
+          geluOut: act,
+          variant: 'blocked',
+        }),
+      );
+      const expected = c0.slice();
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < N; n++) {
+          let sum = bias[n]!;
+          for (let k = 0; k < K; k++) sum += a[m * K + k]! * b[tb ? n * ldb + k : k * ldb + n]!;
+          expected[m * N + n]! += sum;
+        }
+      }
+      const expectedAct = new Float32Array(M * N);
+      ref.geluForward(expectedAct, expected, M * N);
+      const atol = 1e-5 * Math.max(1, Math.sqrt(K / 32));
+      expectClose(await gpu.readF32(c, 0, M * N), expected, `c (M=${M} N=${N} K=${K})`, { rtol: 1e-5, atol });
+      expectClose(await gpu.readF32(act, 0, M * N), expectedAct, `gelu (M=${M} N=${N} K=${K})`, { rtol: 1e-5, atol });
     }
   });
 });
