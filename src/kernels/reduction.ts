@@ -18,9 +18,22 @@ import type { Gpu } from '../gpu/gpu.ts';
 export const REDUCTION_VARIANTS = ['cpu', 'gpu'] as const;
 export type ReductionVariant = (typeof REDUCTION_VARIANTS)[number];
 
-/** The given variant, else the one for this adapter: `cpu` on a CPU rasteriser, else `gpu`. */
+/** Per device, a variant set for every launcher that does not name one (setReductionVariant). */
+const deviceVariants = new WeakMap<Gpu, ReductionVariant>();
+
+/**
+ * Run every row-wise kernel on this device in `variant` unless a launcher
+ * names one: how a test drives a whole model through the `gpu` kernels on a
+ * CPU adapter. Undefined restores the adapter's default.
+ */
+export function setReductionVariant(gpu: Gpu, variant: ReductionVariant | undefined): void {
+  if (variant) deviceVariants.set(gpu, variant);
+  else deviceVariants.delete(gpu);
+}
+
+/** The given variant, else the device's (setReductionVariant), else the adapter's: `cpu` on a CPU rasteriser, else `gpu`. */
 export function reductionVariant(gpu: Gpu, variant?: ReductionVariant): ReductionVariant {
-  return variant ?? (gpu.cpu ? 'cpu' : 'gpu');
+  return variant ?? deviceVariants.get(gpu) ?? (gpu.cpu ? 'cpu' : 'gpu');
 }
 
 /** Rows per block at least (8 rows a lane of the partial kernels' 4 lanes down a column). */
