@@ -51,7 +51,11 @@ export class Gpu {
   private readonly pipelineIds = new WeakMap<GPUComputePipeline, number>();
   private readonly bufferIds = new WeakMap<GPUBuffer, number>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
+  /** By value, least recently used first (a hit moves its entry to the end). */
   private readonly uniforms = new Map<string, GPUBuffer>();
+  /** Per cached uniform buffer's id, the keys of the cached bind groups that hold it. */
+  private readonly bindGroupsOfUniform = new Map<number, string[]>();
+  private readonly uniformIds = new WeakMap<GPUBuffer, number>();
   private nextId = 1;
   private readonly errors: string[] = [];
 
@@ -103,7 +107,10 @@ export class Gpu {
   uniform(u32: readonly number[], f32: readonly number[] = []): GPUBuffer {
     const key = `${u32.join(',')}|${f32.join(',')}`;
     let buffer = this.uniforms.get(key);
-    if (!buffer) {
+    if (buffer) {
+      this.uniforms.delete(key);
+      this.uniforms.set(key, buffer);
+    } else {
       const words = Math.max(4, Math.ceil((u32.length + f32.length) / 4) * 4);
       const data = new ArrayBuffer(words * 4);
       new Uint32Array(data, 0, u32.length).set(u32.map((v) => v >>> 0));
@@ -115,8 +122,37 @@ export class Gpu {
       });
       this.device.queue.writeBuffer(buffer, 0, data);
       this.uniforms.set(key, buffer);
+      this.uniformIds.set(buffer, this.idOf(buffer));
+      if (this.uniforms.size > this.maxUniforms) this.evictUniform();
     }
     return buffer;
+  }
+
+  /**
+   * Uniform buffers kept at most. Shapes repeat every step, but values that
+   * change per call (a decoding step's position, a sampling seed) would make
+   * new ones forever: 300 generate() calls once grew the cache from 5,265 to
+   * 30,515 buffers. Past this many, the least recently used goes (tests
+   * lower it to drive eviction).
+   */
+  maxUniforms = 4096;
+
+  /**
+   * Forgets the least recently used uniform buffer and the bind groups that
+   * hold it. It is not destroyed: work already recorded may still read it,
+   * and WebGPU frees it once that is done and nothing references it.
+   */
+  private evictUniform(): void {
+    const [key, buffer] = this.uniforms.entries().next().value as [string, GPUBuffer];
+    this.uniforms.delete(key);
+    const id = this.idOf(buffer);
+    for (const groupKey of this.bindGroupsOfUniform.get(id) ?? []) this.bindGroups.delete(groupKey);
+    this.bindGroupsOfUniform.delete(id);
+  }
+
+  /** What the device caches now: uniform buffers and bind groups (tests check that long runs keep these bounded). */
+  cacheSizes(): { uniforms: number; bindGroups: number; pipelines: number } {
+    return { uniforms: this.uniforms.size, bindGroups: this.bindGroups.size, pipelines: this.pipelines.size };
   }
 
   /**
@@ -139,6 +175,14 @@ export class Gpu {
       });
       group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
       this.bindGroups.set(key, group);
+      // Remembered per uniform buffer, so that evicting the buffer drops the group too.
+      for (const b of bindings) {
+        const id = b === null || isWindow(b) ? undefined : this.uniformIds.get(b);
+        if (id === undefined) continue;
+        const keys = this.bindGroupsOfUniform.get(id);
+        if (keys) keys.push(key);
+        else this.bindGroupsOfUniform.set(id, [key]);
+      }
     }
     return group;
   }
@@ -146,6 +190,7 @@ export class Gpu {
   /** Forget cached bind groups, e.g. after the buffers they reference were destroyed. */
   clearBindGroups(): void {
     this.bindGroups.clear();
+    this.bindGroupsOfUniform.clear();
   }
 
   createBuffer(label: string, bytes: number, usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST): GPUBuffer {
@@ -211,6 +256,7 @@ export class Gpu {
     for (const b of this.uniforms.values()) b.destroy();
     this.uniforms.clear();
     this.bindGroups.clear();
+    this.bindGroupsOfUniform.clear();
     this.device.destroy();
   }
 

@@ -158,6 +158,33 @@ describe('generation', () => {
     }
   });
 
+  it('keeps the device caches bounded over many sampled calls, evicting without changing a token', async () => {
+    // Each call's seed and each step's position make uniform buffers of their
+    // own; with the cache capped low, eviction happens within every call.
+    const opts = (seed: number): GenerateOptions => ({ maxNewTokens: 6, temperature: 1, seed, eosId: -1 });
+    const before = await gen.generate(prompts, opts(1));
+    const cap = 48;
+    const saved = gpu.maxUniforms;
+    gpu.maxUniforms = cap;
+    try {
+      let peak = { uniforms: 0, bindGroups: 0 };
+      let afterTen = 0;
+      for (let call = 0; call < 40; call++) {
+        await gen.generate(prompts, opts(100 + call));
+        const sizes = gpu.cacheSizes();
+        peak = { uniforms: Math.max(peak.uniforms, sizes.uniforms), bindGroups: Math.max(peak.bindGroups, sizes.bindGroups) };
+        if (call === 9) afterTen = sizes.bindGroups;
+      }
+      expect(peak.uniforms).toBeLessThanOrEqual(cap);
+      // Bind groups hold evicted uniforms only until eviction: flat after the first calls.
+      expect(gpu.cacheSizes().bindGroups).toBeLessThanOrEqual(afterTen + 8);
+      // The first call's seed again, after its uniforms were evicted: the same tokens.
+      expect(tokens(await gen.generate(prompts, opts(1)))).toEqual(tokens(before));
+    } finally {
+      gpu.maxUniforms = saved;
+    }
+  });
+
   it('reports the token limit when no EOS comes', async () => {
     const out = await gen.generate([prompts[0]!], { maxNewTokens: 5, temperature: 0, eosId: -1 });
     expect(out.responses[0]).toHaveLength(5);
