@@ -3,16 +3,21 @@
 // every linear layer and the LM head of a generation step). Same Params,
 // operands and epilogue (ACCUMULATE, HAS_BIAS, GELU_OUT) as matmul.wgsl.
 //
-// On a GPU the blocked kernel would spend a 64-row tile on 4 rows and give a
-// whole K loop to a few workgroups; here the work is spread over the weight,
-// which is what a decoding step reads (all of it, once) and what bounds it:
-// - B stored (N,K) (matmul_skinny_nt; the model's weights): a workgroup owns COLS
-//   columns; its lanes stride along k, so each column's weights are read
-//   coalesced, multiply every row of A, and the LANES partial sums of each
-//   (row, column) are then added in lane order (a fixed order).
-// - B stored (K,N) (matmul_skinny_nn): a lane owns a column and walks k; the lanes of a
-//   workgroup read neighbouring columns of each row of B.
-// A's few rows are read by every workgroup and stay in cache.
+// On a GPU the blocked kernel would spend a 64-row tile on 4 rows; here a
+// workgroup of 64 lanes owns 64 columns, a lane each, for all of A's rows,
+// and the weight, which a decoding step reads whole and which bounds it, is
+// read once, coalesced:
+// - B stored (K,N) (matmul_skinny_nn): each lane walks k down its column;
+//   the lanes read neighbouring columns of a row of B.
+// - B stored (N,K) (matmul_skinny_nt; the model's weights): a column is a
+//   row of B, so the workgroup stages 64 rows x 32 values of k through
+//   workgroup memory, reading along the rows, and the next chunk's loads
+//   overlap the current one's multiply-adds.
+// Each (row, column) is one accumulator summed over k in ascending order,
+// as in the blocked kernel: the decoding path's logits are the training
+// pass's sums, not merely close to them (generation's tests compare the KV
+// cache against recomputing every prefix token for token).
+// A split of k across lanes would read faster but add in another order.
 
 struct Params {
   M: u32,
@@ -47,8 +52,9 @@ override GELU_OUT: bool = false;
 
 const LANES: u32 = 64u;
 const MAX_ROWS: u32 = 8u;
-// Columns of C per workgroup with B stored (N,K).
-const COLS: u32 = 4u;
+// Values of k staged per step with B stored (N,K), and A's values each lane stages.
+const CHUNK: u32 = 32u;
+const A_LOADS: u32 = MAX_ROWS * CHUNK / LANES;
 
 const GELU_SCALE: f32 = 0.7978845608028654; // sqrt(2/pi)
 
@@ -57,8 +63,10 @@ fn gelu(x: f32) -> f32 {
   return x / (1.0 + exp(-2.0 * GELU_SCALE * (x + 0.044715 * x * x * x)));
 }
 
-// Each lane's partial sums, [row * COLS + column][lane].
-var<workgroup> partial: array<array<f32, LANES>, MAX_ROWS * COLS>;
+// matmul_skinny_nt's staged chunk: B as [k][column] (one spare column
+// against bank conflicts of the transposing stores), A as [row][k].
+var<workgroup> b_chunk: array<array<f32, LANES + 1u>, CHUNK>;
+var<workgroup> a_chunk: array<array<f32, CHUNK>, MAX_ROWS>;
 
 var<private> base_a: u32;
 var<private> base_b: u32;
@@ -109,44 +117,75 @@ fn matmul_skinny_nn(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_
   }
 }
 
-// B stored (N,K): COLS columns a workgroup, lanes along k.
+// B stored (N,K): a lane per column here too, its weights staged through
+// workgroup memory so that they are read coalesced (a row of B is contiguous
+// along k, and a lane per column would read 64 rows at once).
 @compute @workgroup_size(LANES)
 fn matmul_skinny_nt(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   set_bases(wg.z);
   let M = params.M;
   let N = params.N;
+  let K = params.K;
   let lane = lid.x;
-  let n0 = wg.x * COLS;
-  var acc: array<f32, MAX_ROWS * COLS>;
-  for (var k = lane; k < params.K; k += LANES) {
-    // Columns past N reload the last one; their sums are never stored.
-    var bk: array<f32, COLS>;
-    for (var j = 0u; j < COLS; j++) {
-      bk[j] = b[base_b + min(n0 + j, N - 1u) * params.ldb + k];
+  let n0 = wg.x * LANES;
+  var acc: array<f32, MAX_ROWS>;
+  // Chunk values each lane loads: B's LANES x CHUNK block, then A's MAX_ROWS x CHUNK.
+  var b_next: array<f32, CHUNK>;
+  var a_next: array<f32, A_LOADS>;
+  load_chunk_nt(n0, 0u, lane, &b_next, &a_next);
+  for (var k0 = 0u; k0 < K; k0 += CHUNK) {
+    for (var i = 0u; i < CHUNK; i++) {
+      let e = lane + i * LANES; // (column, k) = (e / CHUNK, e % CHUNK): k fastest, as loaded
+      b_chunk[e % CHUNK][e / CHUNK] = b_next[i];
     }
-    for (var m = 0u; m < MAX_ROWS; m++) {
-      if (m < M) {
-        let am = a[base_a + m * params.lda + k];
-        for (var j = 0u; j < COLS; j++) {
-          acc[m * COLS + j] += am * bk[j];
-        }
+    for (var i = 0u; i < A_LOADS; i++) {
+      let e = lane + i * LANES;
+      a_chunk[e / CHUNK][e % CHUNK] = a_next[i];
+    }
+    workgroupBarrier();
+    if (k0 + CHUNK < K) {
+      load_chunk_nt(n0, k0 + CHUNK, lane, &b_next, &a_next);
+    }
+    // k ascending into one accumulator per (row, column): the blocked
+    // kernel's order, so a decoding step repeats the training pass's sums.
+    let depth = min(CHUNK, K - k0);
+    for (var k = 0u; k < depth; k++) {
+      let bk = b_chunk[k][lane];
+      for (var m = 0u; m < MAX_ROWS; m++) {
+        acc[m] += a_chunk[m][k] * bk;
       }
     }
+    workgroupBarrier();
   }
-  for (var i = 0u; i < MAX_ROWS * COLS; i++) {
-    partial[i][lane] = acc[i];
-  }
-  workgroupBarrier();
-  // One lane per (row, column) adds the lanes' partial sums in lane order.
-  if (lane < MAX_ROWS * COLS) {
-    let m = lane / COLS;
-    let n = n0 + lane % COLS;
-    if (m < M && n < N) {
-      var sum = 0.0;
-      for (var l = 0u; l < LANES; l++) {
-        sum += partial[lane][l];
-      }
-      store_c(m, n, sum);
+  let n = n0 + lane;
+  if (n < N) {
+    for (var m = 0u; m < M; m++) {
+      store_c(m, n, acc[m]);
     }
+  }
+}
+
+// The LANES x CHUNK block of B (rows n0.., k0..) and A's rows at k0..,
+// numbered with k fastest so that lanes read along rows; 0 outside.
+fn load_chunk_nt(n0: u32, k0: u32, lane: u32, b_next: ptr<function, array<f32, CHUNK>>, a_next: ptr<function, array<f32, A_LOADS>>) {
+  for (var i = 0u; i < CHUNK; i++) {
+    let e = lane + i * LANES;
+    let n = n0 + e / CHUNK;
+    let k = k0 + e % CHUNK;
+    var v = 0.0;
+    if (n < params.N && k < params.K) {
+      v = b[base_b + n * params.ldb + k];
+    }
+    (*b_next)[i] = v;
+  }
+  for (var i = 0u; i < A_LOADS; i++) {
+    let e = lane + i * LANES;
+    let m = e / CHUNK;
+    let k = k0 + e % CHUNK;
+    var v = 0.0;
+    if (m < params.M && k < params.K) {
+      v = a[base_a + m * params.lda + k];
+    }
+    (*a_next)[i] = v;
   }
 }

@@ -527,10 +527,9 @@ function blockedGemm(rec: Recorder, c: Operand, a: Operand, b: Operand, M: numbe
   });
 }
 
-/** Rows of C at most for matmul_skinny (shaders/matmul_skinny.wgsl), its lanes, and its columns a workgroup with B stored (N,K). */
+/** Rows of C at most for matmul_skinny (shaders/matmul_skinny.wgsl), and its lanes: a column of C each. */
 const SKINNY_ROWS = 8;
 const SKINNY_LANES = 64;
-const SKINNY_COLS = 4;
 
 /**
  * Where the blocked variant runs matmul_skinny instead: a few rows of A
@@ -554,7 +553,7 @@ function skinnyGemm(rec: Recorder, c: Operand, a: Operand, b: Operand, M: number
   // Without a bias the binding is unused; any buffer fills the slot. The
   // GELU output is writable, so its stand-in must not alias another binding.
   const bindings = [gpu.uniform(gemmParams(c, a, b, M, N, K, options)), c.binding, a.binding, b.binding, options.bias ?? b.binding, options.geluOut ?? unusedOutput(gpu)];
-  rec.dispatch(options.name ?? 'matmul', pipeline, bindings, [Math.ceil(N / (nt ? SKINNY_COLS : SKINNY_LANES)), 1, count], {
+  rec.dispatch(options.name ?? 'matmul', pipeline, bindings, [Math.ceil(N / SKINNY_LANES), 1, count], {
     flops: count * (2 * M * N * K + (options.geluOut ? 15 * M * N : 0)),
     bytes: 4 * count * (M * K + K * N + M * N * ((options.accumulate ? 2 : 1) + (options.geluOut ? 1 : 0))),
   });

@@ -482,4 +482,26 @@ describe('gemm blocked variant, a few rows (matmul_skinny)', () => {
       expectClose(await gpu.readF32(act, 0, M * N), expectedAct, `gelu (M=${M} N=${N} K=${K})`, { rtol: 1e-5, atol });
     }
   });
+
+  // Decoding runs a few rows through matmul_skinny; recomputing the prefix runs
+  // them inside a blocked tile. Generation's tests want the same tokens from both.
+  it.for([false, true])('TRANS_B=%s: the same sums, to the bit, as a blocked tile', async (tb, ctx) => {
+    if (!variantSupported(gpu, 'blocked')) return ctx.skip(`${gpu.name} cannot run the blocked variant`);
+    const [M, N, K] = [4, 70, 300];
+    const rng = new Rng(tb ? 3 : 4);
+    const a = upload(gpu, 'a', randn(rng, M * K));
+    const b = upload(gpu, 'b', randn(rng, N * K));
+    const bias = upload(gpu, 'bias', randn(rng, N));
+    const [skinny, tiled] = [zeros(gpu, 'skinny', M * N), zeros(gpu, 'tiled', M * N)];
+    const bOp = { binding: b, ld: tb ? K : N, transposed: tb };
+    await run(gpu, (rec) => {
+      gemm(rec, { binding: skinny, ld: N }, { binding: a, ld: K }, bOp, M, N, K, { bias, variant: 'blocked' });
+      gemm(rec, { binding: tiled, ld: N }, { binding: a, ld: K }, bOp, M, N, K, {
+        bias,
+        variant: 'blocked',
+        blocked: { tile: BLOCKED_TILES[BLOCKED_TILES.length - 1]!, splits: 1 },
+      });
+    });
+    expect([...(await gpu.readF32(skinny, 0, M * N))]).toEqual([...(await gpu.readF32(tiled, 0, M * N))]);
+  });
 });
