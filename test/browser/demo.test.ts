@@ -7,49 +7,21 @@
  * reload), and see the page explain a browser without WebGPU. Screenshots at a
  * laptop's and a phone's width go to test/browser/screenshots/.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allFiles, closeServer, launchChromium, serve } from './chromium.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const screenshots = join(root, 'test/browser/screenshots');
 const LAPTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
-
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml' };
-
-/** A static server for the built site; 127.0.0.1 is a secure context, so navigator.gpu exists. */
-function serve(dir: string): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    let file = join(dir, path);
-    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
-    if (!existsSync(file)) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    res
-      .writeHead(200, {
-        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-        // Cross-origin isolated, as `npm run demo` serves it: a finer clock for CPU-side timings.
-        'cross-origin-opener-policy': 'same-origin',
-        'cross-origin-embedder-policy': 'require-corp',
-      })
-      .end(readFileSync(file));
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/` })));
-}
-
-function allFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? allFiles(join(dir, e.name)) : [join(dir, e.name)]));
-}
 
 /** The page's session state, read inside the page (the elements render from it). */
 type PageRun = { running: string | null; error: string | null; losses: number[]; steps: number; log: string[] };
@@ -79,35 +51,17 @@ describe('demo page in headless Chromium', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does), or set CHROMIUM_PATH`);
-    }
+    browser = await launchChromium();
     mkdirSync(screenshots, { recursive: true });
     dist = await mkdtemp(join(tmpdir(), 'webgpu-rlhf-demo-'));
     // demo/vite.config.ts fails the build if a Node-only module is imported.
     await build({ configFile: join(root, 'demo/vite.config.ts'), logLevel: 'warn', build: { outDir: dist, emptyOutDir: true } });
     ({ server, url } = await serve(dist));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--enable-unsafe-webgpu',
-        // Exact (not 100 µs-rounded) timestamps, so short kernels show their times.
-        '--enable-webgpu-developer-features',
-        '--no-sandbox',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        // Containers often have a small /dev/shm, where Chromium's renderers would crash.
-        '--disable-dev-shm-usage',
-      ],
-    });
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise((r) => (server ? server.close(r) : r(null)));
+    await closeServer(server);
     if (dist) await rm(dist, { recursive: true, force: true });
   });
 
