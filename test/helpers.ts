@@ -50,9 +50,11 @@ export function expectClose(
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i]!;
     const e = expected[i]!;
-    const excess = Math.abs(a - e) / (atol + rtol * Math.abs(e));
-    if (!(excess <= worstExcess) || Number.isNaN(a)) {
-      worstExcess = Number.isNaN(a) ? Infinity : excess;
+    // Equal values pass even at zero tolerance (0/0 would be NaN); NaN never does.
+    const diff = Math.abs(a - e);
+    const excess = Number.isNaN(diff) ? Infinity : diff === 0 ? 0 : diff / (atol + rtol * Math.abs(e));
+    if (excess > worstExcess) {
+      worstExcess = excess;
       worst = i;
     }
   }

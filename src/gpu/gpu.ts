@@ -2,7 +2,7 @@
  * One device and everything cached on it: compiled pipelines, uniform buffers
  * and bind groups, so that a training step creates nothing after the first.
  */
-import { bufferOf, isWindow, type Binding } from './buffers.ts';
+import { bufferOf, isWindow, offsetOf, type Binding } from './buffers.ts';
 import type { Profiler } from './profiler.ts';
 import { shaderSource } from './shaders.ts';
 
@@ -123,7 +123,7 @@ export class Gpu {
       this.device.queue.writeBuffer(buffer, 0, data);
       this.uniforms.set(key, buffer);
       this.uniformIds.set(buffer, this.idOf(buffer));
-      if (this.uniforms.size > this.maxUniforms) this.evictUniform();
+      while (this.uniforms.size > this.maxUniforms) this.evictUniform();
     }
     return buffer;
   }
@@ -210,12 +210,18 @@ export class Gpu {
     return buffer;
   }
 
-  write(buffer: GPUBuffer, data: Float32Array | Int32Array | Uint32Array, offsetBytes = 0): void {
-    this.device.queue.writeBuffer(buffer, offsetBytes, data.buffer, data.byteOffset, data.byteLength);
+  /** Queue a write of data at `offsetBytes` into a buffer or a window of one (a tensor in an arena). */
+  write(target: Binding, data: Float32Array | Int32Array | Uint32Array, offsetBytes = 0): void {
+    this.device.queue.writeBuffer(bufferOf(target), offsetOf(target) + offsetBytes, data.buffer, data.byteOffset, data.byteLength);
   }
 
-  /** Reads bytes [offset, offset+size) of a buffer back to the CPU (after all submitted work). */
-  async readBytes(buffer: GPUBuffer, offsetBytes = 0, sizeBytes = buffer.size - offsetBytes): Promise<ArrayBuffer> {
+  /**
+   * Reads bytes [offset, offset+size) of a buffer, or of a window of one, back
+   * to the CPU (after all submitted work).
+   */
+  async readBytes(source: Binding, offsetBytes = 0, sizeBytes = source.size - offsetBytes): Promise<ArrayBuffer> {
+    const buffer = bufferOf(source);
+    offsetBytes += offsetOf(source);
     const staging = this.device.createBuffer({
       size: Math.ceil(sizeBytes / 4) * 4,
       usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
@@ -231,11 +237,11 @@ export class Gpu {
     return copy;
   }
 
-  async readF32(buffer: GPUBuffer, first = 0, count = buffer.size / 4 - first): Promise<Float32Array> {
+  async readF32(buffer: Binding, first = 0, count = buffer.size / 4 - first): Promise<Float32Array> {
     return new Float32Array(await this.readBytes(buffer, first * 4, count * 4));
   }
 
-  async readI32(buffer: GPUBuffer, first = 0, count = buffer.size / 4 - first): Promise<Int32Array> {
+  async readI32(buffer: Binding, first = 0, count = buffer.size / 4 - first): Promise<Int32Array> {
     return new Int32Array(await this.readBytes(buffer, first * 4, count * 4));
   }
 
