@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/gpu.ts';
 import { vocabWindows } from '../../src/kernels/encoder.ts';
+import { setMatmulVariants } from '../../src/kernels/matmul.ts';
+import { setReductionVariant } from '../../src/kernels/reduction.ts';
 import { preset } from '../../src/model/config.ts';
 import { Generator, type GenerateOptions, type Generation } from '../../src/model/generate.ts';
 import { GPT } from '../../src/model/gpt.ts';
@@ -220,5 +222,39 @@ describe('generation', () => {
     }
     expect(() => new Generator(model, { maxBatch: 2, maxLength: 49 })).toThrow("maxLength 49 exceeds the model's context of 48 positions");
     expect(() => new Generator(model, { maxBatch: 0, maxLength: 8 })).toThrow('maxBatch must be a positive integer');
+  });
+});
+
+// The kernels a real GPU runs (the blocked matmul and its few-row path for
+// decoding, the row-wise kernels' `gpu` variants, attention_decode's
+// workgroup per head), forced on whatever adapter runs the tests: decoding
+// with the KV cache must still repeat the full pass's sums token for token.
+describe('generation in the GPU kernels', () => {
+  let gpu: Gpu;
+  let model: GPT;
+  let gen: Generator;
+  beforeAll(async () => {
+    gpu = await testGpu();
+    setMatmulVariants(gpu, { NN: 'blocked', NT: 'blocked', TN: 'blocked', TT: 'blocked' });
+    setReductionVariant(gpu, 'gpu');
+    model = new GPT(gpu, config, 1, 8);
+    model.setParameters(initParameters(config, 9));
+    gen = new Generator(model, { maxBatch: 4, maxLength: MAX_LENGTH });
+  });
+  afterAll(() => {
+    gen?.destroy();
+    model?.destroy();
+    gpu?.destroy();
+  });
+
+  it.each([
+    ['step by step', prompts],
+    ['after a batched prefill', longer],
+  ])('greedy, %s: the KV cache gives exactly the tokens of full recomputation', async (_name, batch) => {
+    const opts: GenerateOptions = { maxNewTokens: 14, temperature: 0, eosId: -1 };
+    const cached = await gen.generate(batch, opts);
+    const full = await gen.generate(batch, { ...opts, kvCache: false });
+    expect(tokens(cached)).toEqual(tokens(full));
+    expectLogprobsClose(cached, full);
   });
 });
