@@ -1,6 +1,7 @@
 /**
- * What the reductions over rows share: the bias gradient's column sums
- * (matmul-bias.ts) and LayerNorm's (layernorm.ts). Each has two variants,
+ * What the row-wise kernels share: the bias gradient's column sums
+ * (matmul-bias.ts), LayerNorm's (layernorm.ts), attention's softmax and its
+ * backward (attention.ts) and decoding's attention (decode.ts). Each has two variants,
  * because CPU rasterisers and GPUs reward opposite shapes of kernel:
  * - `cpu`: one invocation per row (or per column), no barriers. A CPU
  *   rasteriser (lavapipe, SwiftShader) runs a workgroup's invocations as SIMD
