@@ -5,11 +5,12 @@
 //   p -= lr * (m / bc1) / (sqrt(v / bc2) + eps)     bc = 1 - beta^step
 // The gradient's clip scale comes from gradnorm_finalize, on the GPU, so the
 // step needs no read-back. Step-varying scalars (lr, bias corrections) live in
-// one small uniform buffer rewritten before each step; the per-tensor ones
-// (size, whether to decay) in a cached uniform.
+// one small uniform buffer rewritten before each step; the per-window ones
+// (size, whether to decay) in a cached uniform. A window is of one tensor or
+// of a span of a parameter arena holding many that share the decay setting.
 
 struct Params {
-  n: u32,         // elements in this window of the tensor
+  n: u32,         // elements in this window of the tensor or arena span
   decay: u32,     // 1: apply weight decay (matrices, embeddings), 0: biases and LayerNorm
 }
 

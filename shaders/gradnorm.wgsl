@@ -2,8 +2,9 @@
 // torch.nn.utils.clip_grad_norm_: scale = min(1, max_norm / (norm + 1e-6)),
 // or 1 when clipping is off (max_norm = 0).
 // Two passes and no atomics: gradnorm_partial writes one sum of squares per
-// workgroup into its own slot of `partials` (each tensor window gets a range of
-// slots); gradnorm_finalize adds the slots in order. Deterministic.
+// workgroup into its own slot of `partials` (each window of a tensor or of an
+// arena span gets a range of slots); gradnorm_finalize adds the slots in
+// order. Deterministic.
 
 struct Params {
   n: u32,         // gradnorm_partial: elements in this window; gradnorm_finalize: slots

@@ -24,9 +24,52 @@ export function bufferOf(b: Binding): GPUBuffer {
   return isWindow(b) ? b.buffer : b;
 }
 
-/** A window of `count` f32/i32 elements starting at element `first`. */
-export function window(buffer: GPUBuffer, first: number, count: number): BufferWindow {
-  return { buffer, offset: first * F32, size: count * F32 };
+/**
+ * A window of `count` f32/i32 elements starting at element `first` of a
+ * buffer, or of a window (a window within a window: a slice of a tensor that
+ * lives in an arena).
+ */
+export function window(b: Binding, first: number, count: number): BufferWindow {
+  return isWindow(b)
+    ? { buffer: b.buffer, offset: b.offset + first * F32, size: count * F32 }
+    : { buffer: b, offset: first * F32, size: count * F32 };
+}
+
+/** Byte offset of a binding within its buffer. */
+export function offsetOf(b: Binding): number {
+  return isWindow(b) ? b.offset : 0;
+}
+
+/**
+ * Places tensors of the given element counts one after another in as few
+ * buffers (arenas) of at most `maxBufferBytes` as the order allows, each
+ * tensor starting at a multiple of `alignBytes` so that it can be bound as a
+ * window of its own. Returns each tensor's arena and first element, and each
+ * arena's length in elements (a multiple of the alignment).
+ */
+export function arenaLayout(
+  sizes: readonly number[],
+  alignBytes: number,
+  maxBufferBytes: number,
+): { places: { arena: number; first: number }[]; lengths: number[] } {
+  const align = alignBytes / F32;
+  const places: { arena: number; first: number }[] = [];
+  const lengths: number[] = [];
+  let used = 0;
+  for (const size of sizes) {
+    const padded = Math.ceil(Math.max(size, 1) / align) * align;
+    if (padded * F32 > maxBufferBytes) {
+      throw new Error(`a tensor of ${size} elements is more than this adapter's maxBufferSize (${maxBufferBytes} bytes)`);
+    }
+    if (lengths.length === 0 || (used + padded) * F32 > maxBufferBytes) {
+      lengths.push(0);
+      used = 0;
+    }
+    places.push({ arena: lengths.length - 1, first: used });
+    used += padded;
+    lengths[lengths.length - 1] = used;
+  }
+  return { places, lengths };
 }
 
 /**

@@ -4,7 +4,7 @@
  * dispatch gets its own pass so that timestamp queries can bracket it (or,
  * without timestamp queries, its own submission, timed on the CPU).
  */
-import type { Binding } from './buffers.ts';
+import { bufferOf, offsetOf, type Binding } from './buffers.ts';
 import type { Gpu } from './gpu.ts';
 import type { Profiler } from './profiler.ts';
 
@@ -81,10 +81,10 @@ export class Recorder {
     record(this.currentEncoder);
   }
 
-  /** Zero `bytes` bytes of a buffer from `offset` (both multiples of 4). */
-  clear(buffer: GPUBuffer, offset = 0, bytes = buffer.size - offset): void {
+  /** Zero `bytes` bytes of a buffer, or of a window of one, from `offset` (both multiples of 4). */
+  clear(target: Binding, offset = 0, bytes = target.size - offset): void {
     this.endPass();
-    this.currentEncoder.clearBuffer(buffer, offset, bytes);
+    this.currentEncoder.clearBuffer(bufferOf(target), offsetOf(target) + offset, bytes);
   }
 
   /** Finish and submit everything recorded. */

@@ -3,7 +3,7 @@
  * `Hyper` uniform buffer the caller rewrites before each step (writeAdamWHyper);
  * the gradient clip scale is read from the GPU-side norm buffer.
  */
-import { rowChunks, window } from '../gpu/buffers.ts';
+import { rowChunks, window, type Binding } from '../gpu/buffers.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 
@@ -41,15 +41,16 @@ export function writeAdamWHyper(gpu: Gpu, hyper: GPUBuffer, s: AdamWSettings, st
 }
 
 /**
- * Update one tensor of n elements. `norm` holds [global norm, clip scale]
- * (gradnormFinalize). Tensors larger than a binding are updated in windows.
+ * Update n elements: one tensor, or a span of an arena holding several that
+ * share the decay setting. `norm` holds [global norm, clip scale]
+ * (gradnormFinalize). Spans larger than a binding are updated in windows.
  */
 export function adamwUpdate(
   rec: Recorder,
-  param: GPUBuffer,
-  m: GPUBuffer,
-  v: GPUBuffer,
-  grad: GPUBuffer,
+  param: Binding,
+  m: Binding,
+  v: Binding,
+  grad: Binding,
   hyper: GPUBuffer,
   norm: GPUBuffer,
   n: number,
@@ -57,7 +58,7 @@ export function adamwUpdate(
 ): void {
   const gpu = rec.gpu;
   for (const { first, count } of rowChunks(n, 1, gpu.limits.maxBindingBytes, gpu.limits.storageOffsetAlignment)) {
-    const w = (b: GPUBuffer) => window(b, first, count);
+    const w = (b: Binding) => window(b, first, count);
     // Four elements a lane where the window holds whole vec4s (windows start
     // at the storage offset alignment, a multiple of 16 bytes).
     const vec4 = count % 4 === 0;

@@ -36,7 +36,7 @@ function params(rec: Recorder, s: DecodeShape, vocabFirst = 0, vocabCount = 0, c
 }
 
 /** x(B,C) = wte[seq[b,pos]] + wpe[pos]; seq is (B,maxT) i32, wte (V,C) bound in vocabulary windows. */
-export function decodeEmbed(rec: Recorder, x: Binding, seq: Binding, wte: GPUBuffer, wpe: Binding, V: number, s: DecodeShape): void {
+export function decodeEmbed(rec: Recorder, x: Binding, seq: Binding, wte: Binding, wpe: Binding, V: number, s: DecodeShape): void {
   const gpu = rec.gpu;
   const pipeline = gpu.pipeline('decode', 'decode_embed');
   for (const { first, count } of vocabWindows(gpu, V, s.C)) {

@@ -19,7 +19,7 @@ export function encoderForward(
   rec: Recorder,
   out: Binding,
   inp: Binding,
-  wte: GPUBuffer,
+  wte: Binding,
   wpe: Binding,
   B: number,
   T: number,
@@ -43,7 +43,7 @@ export function encoderForward(
 /** `links` is an i32 scratch of 2*B*T elements. */
 export function encoderBackward(
   rec: Recorder,
-  dwte: GPUBuffer,
+  dwte: Binding,
   dwpe: Binding,
   links: Binding,
   dout: Binding,

@@ -1,27 +1,40 @@
 /**
  * Global gradient norm and clip scale, computed on the GPU in two passes with
  * no atomics. A `GradNormPlan` assigns each gradient window its own range of
- * partial-sum slots, so the sum is deterministic.
+ * partial-sum slots, so the sum is deterministic. The gradients come as
+ * tensors or as spans of an arena holding many (train/adamw.ts): a dispatch
+ * a window of at most one binding, not one a tensor.
  */
-import { rowChunks, window } from '../gpu/buffers.ts';
+import { rowChunks, window, type Binding } from '../gpu/buffers.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Recorder } from '../gpu/recorder.ts';
 
 const WG = 64;
-/** Workgroups per window: enough to fill a GPU, few enough to keep the final sum short. */
-const MAX_GROUPS = 64;
+/** Loads (of a vec4, or of one element) a lane makes at least, before a window gets more workgroups. */
+const LANE_LOADS = 16;
+/**
+ * Workgroups per window at most: on a GPU enough lanes to keep loads in
+ * flight over a window of hundreds of MB (an arena), and few enough to keep
+ * the final sum short; on a CPU rasteriser, which runs a workgroup's lanes
+ * one after another and pays for every workgroup's barrier, its few threads
+ * are filled by a few.
+ */
+const MAX_GROUPS_GPU = 4096;
+const MAX_GROUPS_CPU = 64;
 
 export interface GradNormPlan {
-  windows: { buffer: GPUBuffer; first: number; count: number; slot: number; groups: number }[];
+  windows: { buffer: Binding; first: number; count: number; slot: number; groups: number }[];
   slots: number;
 }
 
-export function planGradNorm(gpu: Gpu, grads: readonly { buffer: GPUBuffer; size: number }[]): GradNormPlan {
+export function planGradNorm(gpu: Gpu, grads: readonly { buffer: Binding; size: number }[]): GradNormPlan {
   const windows: GradNormPlan['windows'] = [];
+  const maxGroups = gpu.cpu ? MAX_GROUPS_CPU : MAX_GROUPS_GPU;
   let slots = 0;
   for (const { buffer, size } of grads) {
     for (const { first, count } of rowChunks(size, 1, gpu.limits.maxBindingBytes, gpu.limits.storageOffsetAlignment)) {
-      const groups = Math.min(MAX_GROUPS, Math.ceil(count / WG));
+      const lanes = count % 4 === 0 ? count / 4 : count;
+      const groups = Math.max(1, Math.min(maxGroups, Math.ceil(lanes / (WG * LANE_LOADS))));
       windows.push({ buffer, first, count, slot: slots, groups });
       slots += groups;
     }

@@ -18,7 +18,10 @@ import { shapeTuningStore, tuneBlockedStep, type ShapeTuning, type ShapeTuningOp
 import { residualForward } from '../kernels/residual.ts';
 import { allocateActivations, planBatch, type Activations, type BatchPlan } from './activations.ts';
 import { validateConfig, type GPTConfig } from './config.ts';
-import { parameterTable, type ParamSpec } from './params.ts';
+import { ParamArena, type ParamTensor } from './param-arena.ts';
+import { parameterTable } from './params.ts';
+
+export type { ParamTensor } from './param-arena.ts';
 
 /** A batch of B sequences of T tokens, row-major (B,T). */
 export interface Batch {
@@ -30,13 +33,6 @@ export interface Batch {
    * sum to 1, so the loss is the mean over counted positions. Default: all 1.
    */
   weights?: Float32Array;
-}
-
-/** A parameter tensor on the GPU with its gradient. */
-export interface ParamTensor {
-  spec: ParamSpec;
-  value: GPUBuffer;
-  grad: GPUBuffer;
 }
 
 interface MicroInputs {
@@ -84,6 +80,8 @@ export class GPT {
   readonly config: GPTConfig;
   readonly plan: BatchPlan;
   readonly params: ParamTensor[];
+  /** the parameters' and gradients' buffers (the owner's, where shared) */
+  readonly arena: ParamArena;
   private readonly byName: Map<string, ParamTensor>;
   private readonly ownsParameters: boolean;
   private readonly acts: Activations;
@@ -112,16 +110,13 @@ export class GPT {
       if (JSON.stringify(owner.config) !== JSON.stringify(this.config)) {
         throw new Error('shareParametersWith needs a model of the same config');
       }
-      this.params = owner.params;
+      this.arena = owner.arena;
       this.ownsParameters = false;
     } else {
-      this.params = parameterTable(this.config).map((spec) => ({
-        spec,
-        value: gpu.createBuffer(`param.${spec.name}`, spec.size * 4),
-        grad: gpu.createBuffer(`grad.${spec.name}`, spec.size * 4),
-      }));
+      this.arena = new ParamArena(gpu, parameterTable(this.config));
       this.ownsParameters = true;
     }
+    this.params = this.arena.tensors;
     this.byName = new Map(this.params.map((p) => [p.spec.name, p]));
     this.acts = allocateActivations(gpu, this.config, this.plan);
     const rows = this.plan.micro * seqLen;
@@ -280,8 +275,8 @@ export class GPT {
 
   destroy(): void {
     const { layers, ...shared } = this.acts;
+    if (this.ownsParameters) this.arena.destroy();
     const all = [
-      ...(this.ownsParameters ? this.params.flatMap((p) => [p.value, p.grad]) : []),
       ...Object.values(shared),
       ...layers.flatMap((l) => Object.values(l)),
       ...this.inputs.flatMap((i) => [i.tokens, i.targets, i.weights]),
@@ -397,7 +392,7 @@ export class GPT {
 
   /** Zero every parameter gradient (they accumulate). */
   recordZeroGradients(rec: Recorder): void {
-    for (const p of this.params) rec.clear(p.grad);
+    this.arena.recordZeroGradients(rec);
   }
 
   /** Validate and queue token ids alone, for heads that need no targets. */

@@ -18,6 +18,7 @@ import { AdamW, type AdamWConfig } from '../train/adamw.ts';
 import type { GPTConfig } from './config.ts';
 import { Generator } from './generate.ts';
 import { GPT, type Batch, type ParamTensor } from './gpt.ts';
+import { ParamArena } from './param-arena.ts';
 import { RewardModel } from './reward-model.ts';
 
 export interface PpoSettings {
@@ -145,6 +146,7 @@ export class PpoTrainer {
   private readonly reference: GPT;
   private readonly value: GPT;
   private readonly valueHead: ParamTensor;
+  private readonly valueHeadArena: ParamArena;
   private readonly reward: RewardModel;
   private readonly generator: Generator;
   readonly optimizer: AdamW;
@@ -187,11 +189,16 @@ export class PpoTrainer {
     this.value = new GPT(gpu, models.rewardConfig, Bm, T);
     this.value.setParameters(models.rewardParams);
     const C = config.nEmbd;
-    this.valueHead = {
-      spec: { name: 'value.score.weight', shape: [1, C], size: C, init: 'normal', decay: true, conv1d: false },
-      value: gpu.createBufferFrom('value.score', models.rewardScore),
-      grad: gpu.createBuffer('grad.value.score', C * 4),
-    };
+    if (models.rewardScore.length !== C) {
+      throw new Error(`the reward model's score head has ${models.rewardScore.length} values, expected ${C} (n_embd)`);
+    }
+    this.valueHeadArena = new ParamArena(
+      gpu,
+      [{ name: 'value.score.weight', shape: [1, C], size: C, init: 'normal', decay: true, conv1d: false }],
+      'value.score',
+    );
+    this.valueHead = this.valueHeadArena.tensors[0]!;
+    gpu.write(this.valueHead.value, models.rewardScore);
     this.reward = new RewardModel(gpu, models.rewardConfig, B, T);
     this.reward.setParameters(models.rewardParams, models.rewardScore);
     this.generator = new Generator(this.policy, { maxBatch: B, maxLength: T });
@@ -319,7 +326,7 @@ export class PpoTrainer {
         }
         this.policy.recordZeroGradients(rec);
         this.value.recordZeroGradients(rec);
-        rec.clear(this.valueHead.grad);
+        this.valueHeadArena.recordZeroGradients(rec);
         for (let k = 0; k < this.policy.plan.microBatches; k++) {
           this.policy.recordWithLogitsHead(rec, k, true, (r, logits, firstRow, count) =>
             ppoPolicyLoss(r, logits, b.tokenLoss!, b.tokenStats!, b.mbTargets!, b.mbLogpOld!, b.mbAdvantages!, b.mbWeights!, {
@@ -444,8 +451,7 @@ export class PpoTrainer {
   destroy(): void {
     for (const x of Object.values(this.buf)) x.destroy();
     this.readback.destroy();
-    this.valueHead.value.destroy();
-    this.valueHead.grad.destroy();
+    this.valueHeadArena.destroy();
     this.optimizer.destroy();
     this.generator.destroy();
     this.ptx?.model.destroy();

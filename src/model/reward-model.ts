@@ -13,6 +13,7 @@ import { preferenceLoss, rewardBackward, rewardForward, type RewardShape } from 
 import { Rng } from '../reference/random.ts';
 import type { GPTConfig } from './config.ts';
 import { GPT, type GPTOptions, type ParamTensor, type StepOptimizer } from './gpt.ts';
+import { ParamArena } from './param-arena.ts';
 
 export const SCORE_NAME = 'score.weight';
 
@@ -53,6 +54,7 @@ export interface PreferenceMetrics {
 export class RewardModel {
   readonly gpt: GPT;
   readonly score: ParamTensor;
+  private readonly scoreArena: ParamArena;
   /** trunk and head, for the optimizer */
   readonly params: ParamTensor[];
   /** coefficient of the reward-centering term (mean squared reward); 0 = off */
@@ -69,11 +71,12 @@ export class RewardModel {
   ) {
     this.gpt = new GPT(gpu, config, batchSize, seqLen, options);
     const C = config.nEmbd;
-    this.score = {
-      spec: { name: SCORE_NAME, shape: [1, C], size: C, init: 'normal', decay: true, conv1d: false },
-      value: gpu.createBuffer(SCORE_NAME, C * 4),
-      grad: gpu.createBuffer(`grad.${SCORE_NAME}`, C * 4),
-    };
+    this.scoreArena = new ParamArena(
+      gpu,
+      [{ name: SCORE_NAME, shape: [1, C], size: C, init: 'normal', decay: true, conv1d: false }],
+      SCORE_NAME,
+    );
+    this.score = this.scoreArena.tensors[0]!;
     this.params = [...this.gpt.params, this.score];
     const B = batchSize;
     const P = pairSlots(B);
@@ -114,7 +117,7 @@ export class RewardModel {
     optimizer.prepare();
     const rec = new Recorder(this.gpu, profiler);
     this.gpt.recordZeroGradients(rec);
-    rec.clear(this.score.grad);
+    this.scoreArena.recordZeroGradients(rec);
     const micro = this.gpt.plan.microBatches;
     for (let k = 0; k < micro; k++) {
       this.gpt.recordTrunkForward(rec, k);
@@ -163,7 +166,8 @@ export class RewardModel {
   }
 
   destroy(): void {
-    for (const buf of [...Object.values(this.b), this.readback, this.score.value, this.score.grad]) buf.destroy();
+    for (const buf of [...Object.values(this.b), this.readback]) buf.destroy();
+    this.scoreArena.destroy();
     this.gpt.destroy();
   }
 
