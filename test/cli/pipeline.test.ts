@@ -47,7 +47,11 @@ it('runs every stage of the built-in task and every result points the right way'
     expect(existsSync(join(out, stage, 'model.safetensors')), stage).toBe(true);
     expect(readFileSync(join(out, stage, 'metrics.jsonl'), 'utf8').trim().split('\n').length, stage).toBeGreaterThan(3);
   }
-  expect(JSON.parse(readFileSync(join(out, 'reward', 'config.json'), 'utf8')).architectures).toEqual(['GPT2ForSequenceClassification']);
+  // pad_token_id is not EOS (256), so transformers pools at the EOS where our score is read (issue 17).
+  expect(JSON.parse(readFileSync(join(out, 'reward', 'config.json'), 'utf8'))).toMatchObject({
+    architectures: ['GPT2ForSequenceClassification'],
+    pad_token_id: 255,
+  });
 
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
   expect(Object.keys(summary.stages)).toEqual(['pretrain', 'sft', 'rankings', 'reward', 'ppo', 'eval']);

@@ -18,7 +18,8 @@ describe('reward', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/training: \d+ prompts, \d+ responses, \d+ comparisons/);
     const config = JSON.parse(readFileSync(join(first, 'config.json'), 'utf8'));
-    expect(config).toMatchObject({ architectures: ['GPT2ForSequenceClassification'], num_labels: 1, n_embd: 32 });
+    // pad_token_id is not EOS (256), so transformers pools at the EOS where our score is read (issue 17).
+    expect(config).toMatchObject({ architectures: ['GPT2ForSequenceClassification'], num_labels: 1, n_embd: 32, pad_token_id: 255 });
     const { tensors } = parseSafetensors(readFileSync(join(first, 'model.safetensors')));
     expect(tensors.get('score.weight')!.shape).toEqual([1, 32]);
     const metrics = readFileSync(join(first, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));

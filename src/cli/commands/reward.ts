@@ -33,7 +33,7 @@ export function registerReward(program: Command): void {
       return {
         report: data.report,
         extraTensorShapes: { [SCORE_NAME]: [1, weights.config.nEmbd] },
-        extraConfig: sequenceClassificationConfig(tokenizer.eosId),
+        extraConfig: sequenceClassificationConfig(tokenizer.eosId, weights.config.vocabSize),
         run: (gpu, hooks) =>
           runRewardModel(
             {
