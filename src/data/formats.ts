@@ -51,17 +51,40 @@ export type SftExample =
 
 // ---- preferences (reward model) ----
 
-export const preferencePair = z.strictObject({
-  prompt: text,
-  chosen: nonEmpty,
-  rejected: nonEmpty,
-  margin: z.number({ error: 'must be a number' }).optional(),
-});
+// A response compared with itself is a tie the loss cannot learn from, and a
+// repeat in a ranking orders one response both above and below another: both
+// are mistakes in the data, stopped here with the line.
+export const preferencePair = z
+  .strictObject({
+    prompt: text,
+    chosen: nonEmpty,
+    rejected: nonEmpty,
+    margin: z.number({ error: 'must be a number' }).optional(),
+  })
+  .superRefine((pair, ctx) => {
+    if (pair.chosen === pair.rejected) {
+      ctx.addIssue({ code: 'custom', message: '"chosen" and "rejected" are the same response: the pair prefers neither; correct one side or remove the line' });
+    }
+  });
 export const preferenceRanking = z.strictObject({
   prompt: text,
   ranking: z
     .array(nonEmpty, { error: missingOr('must be a list of responses, best first') })
-    .min(2, 'needs at least 2 responses to compare'),
+    .min(2, 'needs at least 2 responses to compare')
+    .superRefine((ranking, ctx) => {
+      const first = new Map<string, number>();
+      for (const [i, response] of ranking.entries()) {
+        const earlier = first.get(response);
+        if (earlier !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `holds the same response at positions ${earlier + 1} and ${i + 1} (a ranking orders different responses, best first); remove the repeat`,
+          });
+          return;
+        }
+        first.set(response, i);
+      }
+    }),
 });
 
 export type PreferenceRecord =

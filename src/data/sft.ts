@@ -34,6 +34,11 @@ export interface TokenizedSft {
   truncated: number;
   /** examples with no trainable token left after truncation, left out */
   dropped: number;
+  /**
+   * The examples left out: their line, and the tokens before their first
+   * trainable one (the prompt); maxLength must exceed that to keep them.
+   */
+  droppedExamples?: { line: number; promptTokens: number }[];
 }
 
 export interface SftTokenizeOptions {
@@ -52,9 +57,11 @@ export function tokenizeSft(examples: readonly SftExample[], tokenizer: Tokenize
   const sequences: SftSequence[] = [];
   let truncated = 0;
   let dropped = 0;
+  const droppedExamples: { line: number; promptTokens: number }[] = [];
   for (const example of examples) {
     let { tokens, trainable } = encodeSegments(sftSegments(example, template), tokenizer);
     if (!maskPrompt) trainable.fill(1);
+    const firstTrainable = trainable.indexOf(1, 1);
     if (tokens.length > maxLength) {
       truncated++;
       tokens = tokens.slice(0, maxLength);
@@ -63,11 +70,12 @@ export function tokenizeSft(examples: readonly SftExample[], tokenizer: Tokenize
     trainable[0] = 0;
     if (!trainable.includes(1)) {
       dropped++;
+      droppedExamples.push({ line: example.line, promptTokens: firstTrainable < 0 ? tokens.length : firstTrainable });
       continue;
     }
     sequences.push({ tokens, trainable, line: example.line });
   }
-  return { sequences, truncated, dropped };
+  return { sequences, truncated, dropped, droppedExamples };
 }
 
 export interface SftBatchOptions {

@@ -13,20 +13,49 @@ export interface SftDataOptions extends DataInput {
   template?: ChatTemplate;
 }
 
-function describe(name: string, t: TokenizedSft): string {
+/** Lines of a file, the first few of them: "lines 3, 7, 9 and 12 more". */
+function someLines(lines: readonly number[], shown = 5): string {
+  const head = lines.slice(0, shown).join(', ');
+  return `line${lines.length > 1 ? 's' : ''} ${head}${lines.length > shown ? ` and ${lines.length - shown} more` : ''}`;
+}
+
+function describe(name: string, t: TokenizedSft, seqLen: number): string {
   const parts = [`${t.sequences.length} examples`];
-  if (t.truncated > 0) parts.push(`${t.truncated} truncated to the sequence length`);
-  if (t.dropped > 0) parts.push(`${t.dropped} left out (nothing to learn after truncation)`);
+  // tokenizeSft counts the examples left out among the truncated ones (they are cut before the completion): count those kept.
+  const truncatedKept = Math.max(0, t.truncated - t.dropped);
+  if (truncatedKept > 0) parts.push(`${truncatedKept} truncated to the sequence length`);
+  if (t.dropped > 0) {
+    const where = t.droppedExamples?.length ? `, ${someLines(t.droppedExamples.map((d) => d.line))}` : '';
+    parts.push(`${t.dropped} left out (the prompt fills the --seq-len ${seqLen}: nothing to learn${where})`);
+  }
   return `${name}: ${parts.join(', ')}`;
 }
 
+/**
+ * The error when every example of a file was left out: the file, how many and
+ * why, and the --seq-len that would keep the one with the shortest prompt.
+ */
+export function noSftExamplesLeft(source: string, t: TokenizedSft, seqLen: number, purpose = 'train on'): string {
+  const dropped = t.droppedExamples ?? [];
+  const shortest = Math.min(...dropped.map((d) => d.promptTokens));
+  const need = Number.isFinite(shortest) ? `; the shortest prompt takes ${shortest} tokens, so --seq-len ${shortest} would keep its example` : '';
+  return (
+    `${source}: no SFT examples left to ${purpose}: all ${t.dropped} were left out because their prompt fills the whole ` +
+    `sequence of --seq-len ${seqLen} tokens, leaving no completion token to learn (${someLines(dropped.map((d) => d.line))})${need}; ` +
+    'raise --seq-len (up to the model\'s context) or shorten the prompts'
+  );
+}
+
 export function buildSftData(o: SftDataOptions): StageData {
-  const tokenize = (text: string, source: string) =>
-    tokenizeSft(loadSftExamples(text, source), o.tokenizer, {
+  const tokenize = (text: string, source: string) => {
+    const t = tokenizeSft(loadSftExamples(text, source), o.tokenizer, {
       maxLength: o.seqLen + 1,
       maskPrompt: o.maskPrompt,
       template: o.template,
     });
+    if (t.sequences.length === 0) throw new Error(noSftExamplesLeft(source, t, o.seqLen));
+    return t;
+  };
   let train = tokenize(o.text, o.source);
   let held: TokenizedSft | null = null;
   if (o.evalText !== undefined) {
@@ -56,7 +85,7 @@ export function buildSftData(o: SftDataOptions): StageData {
   return {
     batch: (step) => trainBatches.batch(step),
     evalBatches,
-    report: [describe(o.source, train), ...(held ? [describe('held out', held)] : [])],
+    report: [describe(o.source, train, o.seqLen), ...(held ? [describe(o.evalText !== undefined ? (o.evalSource ?? 'eval data') : 'held out', held, o.seqLen)] : [])],
   };
 }
 

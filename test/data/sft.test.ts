@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSftExamples } from '../../src/data/formats.ts';
 import { sftBatches, tokenizeSft, type SftSequence } from '../../src/data/sft.ts';
+import { buildSftData } from '../../src/stages/sft.ts';
 import type { Batch } from '../../src/model/gpt.ts';
 import { createTokenizer } from '../../src/tokenizer/index.ts';
 
@@ -209,5 +210,30 @@ describe('SFT from a file to batches', () => {
     expect(learned[0]).toEqual([...bytes.encode('chat'), EOS]);
     expect(learned[1]).toEqual([...bytes.encode('4'), EOS, ...bytes.encode('6'), EOS]);
     expect(learned[2]).toEqual([...bytes.encode('Once upon a time — naïve café, 日本語 🤗').subarray(1), EOS]);
+  });
+});
+
+describe('buildSftData with prompts that fill the sequence', () => {
+  const data = [
+    '{"prompt":"Q: 1+1?","completion":" 2"}', // the completion starts at token 7
+    '{"prompt":"Q: what is 2+2?","completion":" 4"}', // at 15
+    '{"messages":[{"role":"user","content":"hello there"},{"role":"assistant","content":"hi"}]}', // "User: hello there\nAssistant: " is 29 bytes
+  ].join('\n');
+  const options = { tokenizer: bytes, text: data, source: 'demos.jsonl', evalFraction: 0, batchSize: 1, gradAccum: 1, evalBatches: 1, packing: false, maskPrompt: true, shuffle: false, seed: 0 };
+
+  it('names the file, how many were left out and why, the --seq-len, and the --seq-len that would keep one', () => {
+    expect(() => buildSftData({ ...options, seqLen: 6 })).toThrow(
+      'demos.jsonl: no SFT examples left to train on: all 3 were left out because their prompt fills the whole sequence of --seq-len 6 tokens, ' +
+        'leaving no completion token to learn (lines 1, 2, 3); the shortest prompt takes 7 tokens, so --seq-len 7 would keep its example; ' +
+        "raise --seq-len (up to the model's context) or shorten the prompts",
+    );
+    const kept = buildSftData({ ...options, seqLen: 7 });
+    expect(kept.report[0]).toBe('demos.jsonl: 1 examples, 1 truncated to the sequence length, 2 left out (the prompt fills the --seq-len 7: nothing to learn, lines 2, 3)');
+  });
+
+  it('names a held-out file whose every example is left out', () => {
+    expect(() => buildSftData({ ...options, seqLen: 16, evalText: data.split('\n')[2]!, evalSource: 'held.jsonl' })).toThrow(
+      'held.jsonl: no SFT examples left to train on: all 1 were left out',
+    );
   });
 });
