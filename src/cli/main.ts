@@ -9,6 +9,7 @@ import { registerPipeline } from './commands/pipeline.ts';
 import { registerPpo } from './commands/ppo.ts';
 import { registerProfile } from './commands/profile.ts';
 import { registerReward } from './commands/reward.ts';
+import { terminalSafe } from './terminal-text.ts';
 
 const program = new Command()
   .name('webgpu-rlhf')
@@ -29,6 +30,7 @@ registerInfo(program);
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  process.stderr.write(`webgpu-rlhf: ${(e as Error).message}\n`);
+  // Messages quote file contents (field names, JSON snippets): shown with terminal controls escaped.
+  process.stderr.write(`webgpu-rlhf: ${terminalSafe((e as Error).message)}\n`);
   process.exitCode = 1;
 }
