@@ -34,8 +34,8 @@
 // where the cumulative weight passes u * total, and that chunk's lane finds
 // the token.
 //
-// It also writes the chosen token's log-probability under the full
-// temperature-scaled distribution (PPO needs it; greedy rows report it at
+// It also writes the chosen token's log-probability under the
+// temperature-scaled distribution over the candidate ids (PPO needs it; greedy rows report it at
 // temperature 1), and keeps each sequence's bookkeeping: inside the prompt the
 // prompt's own token stays, a sequence is done after EOS or max_new tokens,
 // and done sequences are padded. Rows that choose nothing scan no logits.
@@ -50,6 +50,7 @@ struct Params {
   pad: u32,               // written after a sequence is done
   max_new: u32,           // tokens each sequence may generate
   greedy: u32,            // 1: argmax (temperature 0)
+  n_choose: u32,          // ids 0..n_choose-1 may be chosen (a padded vocabulary's extra ids are not); <= V
   inv_temperature: f32,   // f32(1/temperature); 1 when greedy
   top_p: f32,             // 1: off
 }
@@ -160,8 +161,9 @@ fn sample_tokens(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id
   // sees the same value (done[] is read_write storage).
   let chooses = workgroupUniformLoad(&row_active) == 1u;
   // Rows that choose nothing see an empty vocabulary; every lane still takes
-  // part in the reductions, whose barriers need the whole workgroup.
-  let V = select(0u, params.V, chooses);
+  // part in the reductions, whose barriers need the whole workgroup. Rows are
+  // params.V apart; only their first n_choose ids are candidates.
+  let V = select(0u, params.n_choose, chooses);
   let inv_t = params.inv_temperature;
 
   // zmax and its token (lowest id on ties: each lane scans ids upwards), the smallest key.

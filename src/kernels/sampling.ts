@@ -33,7 +33,8 @@ export interface SamplingState {
 
 /**
  * For each of B rows of logits(B,V), the token that follows position `pos`,
- * into column pos+1 of `seq` (kept as is while that column is still prompt).
+ * into column pos+1 of `seq` (kept as is while that column is still prompt),
+ * chosen among ids 0..rules.vocab-1 (default all V).
  */
 export function sampleTokens(
   rec: Recorder,
@@ -50,7 +51,7 @@ export function sampleTokens(
   const greedy = s.temperature <= 0;
   // 1/temperature is rounded to f32 here, once, exactly as the reference does.
   const params = gpu.uniform(
-    [V, maxT, pos, s.seed >>> 0, s.topK, rules.eos >>> 0, rules.pad, rules.maxNew, greedy ? 1 : 0],
+    [V, maxT, pos, s.seed >>> 0, s.topK, rules.eos >>> 0, rules.pad, rules.maxNew, greedy ? 1 : 0, rules.vocab ?? V],
     [inverseTemperature(s.temperature), s.topP],
   );
   // Passes over the row: max, sum, 32 per threshold, the draw.

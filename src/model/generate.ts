@@ -60,6 +60,13 @@ export interface GenerateOptions {
   seed?: number;
   /** the end-of-sequence token; -1 for none (every sequence runs to maxNewTokens) */
   eosId: number;
+  /**
+   * Only ids below this are sampled: the tokenizer's vocabulary, when the
+   * model's is padded beyond it (llm.c pads GPT-2's 50257 to 50304); the
+   * padded ids have no text and are never chosen, and logprobs are over the
+   * ids that may be. Default: the model's whole vocabulary.
+   */
+  vocabLimit?: number;
   /** false recomputes the whole prefix every step: the baseline the cache is measured against (default true) */
   kvCache?: boolean;
   /** times every dispatch of the KV-cache path */
@@ -69,7 +76,7 @@ export interface GenerateOptions {
 export interface Generation {
   /** generated tokens of each prompt, up to and including EOS */
   responses: Int32Array[];
-  /** log-probability of each generated token under the full temperature-scaled distribution (temperature 1 when greedy) */
+  /** log-probability of each generated token under the temperature-scaled distribution over ids below vocabLimit (temperature 1 when greedy) */
   logprobs: Float32Array[];
   /** the response ended with EOS (not at the token limit) */
   finished: boolean[];
@@ -214,10 +221,14 @@ export class Generator {
     }
     if (!(sampling.topP > 0 && sampling.topP <= 1)) throw new Error(`generate: topP must be in (0, 1] (1 = off), got ${sampling.topP}`);
     if (!Number.isInteger(sampling.seed)) throw new Error(`generate: seed must be an integer, got ${sampling.seed}`);
-    if (!(Number.isInteger(o.eosId) && o.eosId >= -1 && o.eosId < V)) {
-      throw new Error(`generate: eosId must be a token id in [0, ${V}) or -1 for none, got ${o.eosId}`);
+    const vocab = o.vocabLimit ?? V;
+    if (!(Number.isInteger(vocab) && vocab >= 1 && vocab <= V)) {
+      throw new Error(`generate: vocabLimit must be an integer in [1, ${V}] (the model's vocabulary), got ${o.vocabLimit}`);
     }
-    const rules: SequenceRules = { eos: o.eosId, pad: Math.max(o.eosId, 0), maxNew: o.maxNewTokens };
+    if (!(Number.isInteger(o.eosId) && o.eosId >= -1 && o.eosId < vocab)) {
+      throw new Error(`generate: eosId must be a token id in [0, ${vocab}) or -1 for none, got ${o.eosId}`);
+    }
+    const rules: SequenceRules = { eos: o.eosId, pad: Math.max(o.eosId, 0), maxNew: o.maxNewTokens, vocab };
     const lengths = prompts.map((p) => p.length);
     const seq = new Int32Array(B * T).fill(rules.pad);
     prompts.forEach((p, i) => seq.set(Array.from(p), i * T));

@@ -54,6 +54,8 @@ export interface PpoSettings {
   /** PPO-ptx (InstructGPT): the coefficient of a pretraining loss added to the policy's (0: off) */
   ptxCoef: number;
   seed: number;
+  /** ids at or above this are never sampled: the tokenizer's vocabulary, below a padded model vocabulary (default: every id) */
+  vocabLimit?: number;
 }
 
 /**
@@ -431,6 +433,7 @@ export class PpoTrainer {
       topP: this.settings.topP,
       seed,
       eosId: this.eosId,
+      vocabLimit: this.settings.vocabLimit,
     });
   }
 

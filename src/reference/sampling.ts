@@ -163,6 +163,11 @@ export interface SequenceRules {
   pad: number;
   /** tokens each sequence may generate */
   maxNew: number;
+  /**
+   * ids 0..vocab-1 may be chosen: a tokenizer's vocabulary below a padded
+   * model vocabulary, whose extra ids are never sampled (default: all V)
+   */
+  vocab?: number;
 }
 
 /**
@@ -194,7 +199,7 @@ export function sampleStep(
       seq[slot] = rules.pad;
       logprobs[slot] = 0;
     } else {
-      const { token, logprob } = sampleRow(logits.subarray(b * V, (b + 1) * V), s, pos, b);
+      const { token, logprob } = sampleRow(logits.subarray(b * V, b * V + (rules.vocab ?? V)), s, pos, b);
       seq[slot] = token;
       logprobs[slot] = logprob;
       if (token === rules.eos || col + 1 - plen >= rules.maxNew) done[b] = 1;

@@ -122,7 +122,16 @@ export async function comparePolicies(o: CompareOptions): Promise<ComparisonRepo
       // Every batch is full; the last repeats prompts, whose results are not counted twice.
       const idx = Array.from({ length: B }, (_, i) => Math.min(first + i, encoded.length - 1));
       const prompts = idx.map((i) => encoded[i]!);
-      const opts = { maxNewTokens: o.maxNewTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed + first, eosId: eos };
+      // vocabLimit: a padded vocabulary's ids beyond the tokenizer's are never sampled.
+      const opts = {
+        maxNewTokens: o.maxNewTokens,
+        temperature: o.temperature,
+        topK: o.topK,
+        topP: o.topP,
+        seed: o.seed + first,
+        eosId: eos,
+        vocabLimit: o.tokenizer.vocabSize,
+      };
       const a = await policyGen.generate(prompts, opts);
       const b = await baselineGen.generate(prompts, opts);
       const pack = (responses: Int32Array[]) => {
