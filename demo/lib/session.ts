@@ -9,7 +9,6 @@ import {
   ADAMW_DEFAULTS,
   BYTES_VOCAB,
   GPT,
-  GPT2_VOCAB,
   Generator,
   PPO_DEFAULTS,
   Profiler,
@@ -19,6 +18,7 @@ import {
   buildRewardData,
   buildSftData,
   createTokenizer,
+  guessTokenizer,
   initParameters,
   loadPrompts,
   preset,
@@ -119,8 +119,9 @@ export function freshRun(): RunState {
   };
 }
 
+/** The demo's models record no tokenizer: the library's guess from the vocabulary (bytes for the built-in task). */
 export function tokenizerFor(config: GPTConfig): Tokenizer {
-  return createTokenizer(config.vocabSize >= GPT2_VOCAB ? 'gpt2' : 'bytes');
+  return createTokenizer(guessTokenizer(config.vocabSize));
 }
 
 /** The built-in task's datasets (for whatever the person has not loaded a file). */

@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { z } from 'zod';
-import { BYTES_VOCAB } from '../model/config.ts';
 import type { AdamWConfig } from '../train/adamw.ts';
 
 const positiveInt = z.number().int().positive();
@@ -30,7 +29,7 @@ export const trainingOptionsSchema = z.strictObject({
   out: z.string().min(1),
   init: z.string().min(1).optional(),
   model: z.string().min(1),
-  tokenizer: z.enum(['bytes', 'gpt2']),
+  tokenizer: z.enum(['bytes', 'gpt2']).optional(),
   data: z.string().min(1),
   steps: positiveInt,
   batchSize: positiveInt,
@@ -78,7 +77,7 @@ export function addTrainingOptions(cmd: Command, defaults: { out: string; steps:
     .option('--out <dir>', 'run directory to write (checkpoints, metrics.jsonl, run_config.json)', defaults.out)
     .option('--init <dir>', 'start from this run directory or Hugging Face GPT-2 folder')
     .option('--model <preset>', 'model preset when not --init: tiny, small, mid, gpt2, gpt2-medium', 'tiny')
-    .addOption(new Option('--tokenizer <name>', 'tokenizer').choices(['bytes', 'gpt2']).default('bytes'))
+    .addOption(new Option('--tokenizer <name>', 'tokenizer (default: the one --init records, else bytes)').choices(['bytes', 'gpt2']))
     .option('--data <path>', 'training data')
     .option('--steps <n>', 'optimizer steps', number, defaults.steps)
     .option('--batch-size <n>', 'sequences per micro-batch', number, 8)
@@ -131,11 +130,6 @@ export function resolveOptions<S extends z.ZodObject>(cmd: Command, schema: S): 
     throw new Error(`${flag}: ${issue.message}`);
   }
   return parsed.data;
-}
-
-/** The tokenizer a vocabulary size implies: 257 is bytes, anything else GPT-2's BPE. */
-export function tokenizerFor(vocabSize: number): 'bytes' | 'gpt2' {
-  return vocabSize === BYTES_VOCAB ? 'bytes' : 'gpt2';
 }
 
 /** The AdamW settings of the merged options. */
