@@ -4,18 +4,30 @@
  * fresh preset), write the merged config, show progress, log metrics, save
  * checkpoints, and stop cleanly on Ctrl-C.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { requestCommandGpu } from './autotune-cache.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { OptimizerState } from '../io/checkpoint.ts';
 import { preset, type GPTConfig } from '../model/config.ts';
+import { planBatch } from '../model/activations.ts';
 import { initParameters } from '../model/params.ts';
 import { createTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import { NonFiniteLossError, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
-import type { TrainingOptions } from './options.ts';
+import { trainingOptionsSchema, type TrainingOptions } from './options.ts';
 import { Progress } from './progress.ts';
-import { appendMetrics, loadModel, loadResumeState, RUN_CONFIG_FILE, saveCheckpoint, truncateMetrics, writeFileAtomic, type ResumeState } from './run-dir.ts';
+import {
+  appendMetrics,
+  checkNewRunDir,
+  checkNotAnInput,
+  loadModel,
+  loadResumeState,
+  RUN_CONFIG_FILE,
+  saveCheckpoint,
+  truncateMetrics,
+  writeFileAtomic,
+  type ResumeState,
+} from './run-dir.ts';
 
 export interface StartingWeights {
   config: GPTConfig;
@@ -48,11 +60,17 @@ export async function runTrainingCommand(
   opts: TrainingOptions,
   prepare: (tokenizer: Tokenizer, weights: StartingWeights) => PreparedStage,
 ): Promise<void> {
+  // Everything is checked before the first write: a refused or failed start
+  // leaves --out as it was, so the same command can be run again.
   const out = opts.out;
-  const resume = opts.resume ? loadResumeState(out) : null;
-  if (opts.resume && !resume) throw new Error(`${out}: nothing to resume (no trainer_state.json)`);
-  if (!opts.resume && existsSync(join(out, 'trainer_state.json'))) {
-    throw new Error(`${out} already holds a run; pass --resume to continue it, or choose another --out`);
+  checkNotAnInput(out, [['--init', opts.init]]);
+  let resume: ResumeState | null = null;
+  if (opts.resume) {
+    resume = loadResumeState(out);
+    if (!resume) throw new Error(`${out}: nothing to resume (no trainer_state.json)`);
+    checkResume(stage, opts as TrainingOptions & Record<string, unknown>, resume);
+  } else {
+    checkNewRunDir(out, [['--init', opts.init]], true);
   }
   const tokenizer = createTokenizer(opts.tokenizer);
 
@@ -73,15 +91,25 @@ export async function runTrainingCommand(
   if (config.vocabSize < tokenizer.vocabSize) {
     throw new Error(`the model's vocabulary (${config.vocabSize}) is smaller than the ${tokenizer.name} tokenizer's (${tokenizer.vocabSize})`);
   }
+  if (opts.seqLen > config.nPositions) {
+    throw new Error(`--seq-len: ${opts.seqLen} is longer than the model's context of ${config.nPositions} positions (${source})`);
+  }
   // Data problems surface here, before a GPU is touched or a file written.
   const prepared = prepare(tokenizer, weights);
 
-  mkdirSync(out, { recursive: true });
-  const runConfig = { stage, ...opts, resume: undefined };
-  writeFileAtomic(join(out, RUN_CONFIG_FILE), `${JSON.stringify(runConfig, null, 2)}\n`);
-  if (resume) truncateMetrics(out, resume.trainer.step);
-
   const gpu = await requestCommandGpu((line) => console.log(`${stage}: ${line}`));
+  const runConfig = { stage, ...opts, resume: undefined };
+  try {
+    // What the device cannot hold (a sequence's activations, a weight matrix) stops here, before any file is written.
+    planBatch(gpu, config, 1, opts.seqLen);
+    mkdirSync(out, { recursive: true });
+    writeFileAtomic(join(out, RUN_CONFIG_FILE), `${JSON.stringify(runConfig, null, 2)}\n`);
+    if (resume) truncateMetrics(out, resume.trainer.step);
+  } catch (e) {
+    gpu.destroy();
+    throw e;
+  }
+
   console.log(`${stage}: model L=${config.nLayer} C=${config.nEmbd} NH=${config.nHead} V=${config.vocabSize} (${source})`);
   for (const line of prepared.report) console.log(`${stage}: ${line}`);
 
@@ -138,5 +166,84 @@ export async function runTrainingCommand(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     gpu.destroy();
+  }
+}
+
+/**
+ * Options a resumed run may change: how long it runs, the optimizer's
+ * hyperparameters and the loss's coefficients, and how often it logs,
+ * evaluates and saves. Every other one (the model, tokenizer, data, batch
+ * shape, seed, shuffling, held-out split, …) decides the weights' shapes or
+ * the batches, and must stay as the run was started.
+ */
+const CHANGEABLE_ON_RESUME = new Set([
+  'out',
+  'resume',
+  'steps',
+  'lr',
+  'lrSchedule',
+  'warmup',
+  'beta1',
+  'beta2',
+  'eps',
+  'weightDecay',
+  'gradClip',
+  'logEvery',
+  'evalEvery',
+  'evalBatches',
+  'saveEvery',
+  'centerRewards',
+]);
+
+const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+const shown = (v: unknown) => (v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
+
+function sameSetting(key: string, a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  // Paths typed differently (relative, absolute) may name the same file.
+  if ((key === 'init' || key === 'data' || key === 'evalData') && typeof a === 'string' && typeof b === 'string') return resolve(a) === resolve(b);
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * A resume must continue the very run in --out: the same stage, the same
+ * settings of shape and batches (naming each difference, old → new), and
+ * more steps than it has done.
+ */
+export function checkResume(stage: string, opts: TrainingOptions & Record<string, unknown>, resume: ResumeState): void {
+  const out = opts.out;
+  const { trainer } = resume;
+  let started: Record<string, unknown> = {};
+  const runConfigPath = join(out, RUN_CONFIG_FILE);
+  if (existsSync(runConfigPath)) {
+    try {
+      started = JSON.parse(readFileSync(runConfigPath, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new Error(`${runConfigPath}: invalid JSON: ${(e as Error).message}`);
+    }
+  }
+  const storedStage = trainer.stage ?? started.stage;
+  if (storedStage !== stage) {
+    throw new Error(`${out} holds a run of stage ${String(storedStage)}, not ${stage}; \`${stage} --resume\` cannot continue it (stage ${String(storedStage)} → ${stage}); choose another --out`);
+  }
+  // The settings saved with the checkpoint are those the weights were trained under.
+  const stored = (typeof trainer.config === 'object' && trainer.config !== null ? trainer.config : started) as Record<string, unknown>;
+  const optionalKeys = new Set(Object.entries(trainingOptionsSchema.shape).filter(([, s]) => s.safeParse(undefined).success).map(([k]) => k));
+  const differences: string[] = [];
+  for (const key of new Set([...Object.keys(stored), ...Object.keys(opts)])) {
+    if (key === 'stage' || CHANGEABLE_ON_RESUME.has(key)) continue;
+    // A key the stored config lacks was unset, when it is optional, or unknown to the version that wrote it.
+    if (!(key in stored) && !optionalKeys.has(key)) continue;
+    if (!sameSetting(key, stored[key], opts[key])) differences.push(`${flagOf(key)}: ${shown(stored[key])} → ${shown(opts[key])}`);
+  }
+  if (differences.length > 0) {
+    throw new Error(
+      `${out}: --resume continues the run with the settings it was started with, and these differ:\n` +
+        differences.map((d) => `  ${d}\n`).join('') +
+        'Resume with the original values, or start a new run in another --out.',
+    );
+  }
+  if (opts.steps <= trainer.step) {
+    throw new Error(`--steps ${opts.steps}: the run in ${out} has already done ${trainer.step} steps; pass a larger --steps to continue it`);
   }
 }

@@ -35,6 +35,12 @@ export interface TrainerState {
   stage: string;
   /** the merged run config, to check a resume continues the same run */
   config: Record<string, unknown>;
+  /**
+   * SHA-256 (hex) of the files saved with this state (model.safetensors,
+   * optimizer.safetensors), filled in by the saver: a resume refuses files of
+   * another save. Absent in older runs.
+   */
+  files?: Record<string, string>;
 }
 
 export function encodeModel(

@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadModel, loadResumeState, saveCheckpoint } from '../../src/cli/run-dir.ts';
+import { loadModel, loadResumeState, saveCheckpoint, setSaveFaultHook, type CheckpointToSave } from '../../src/cli/run-dir.ts';
 import { decodeModel, decodeModelFiles, decodeOptimizer, encodeModel, encodeOptimizer } from '../../src/io/checkpoint.ts';
 import { preset } from '../../src/model/config.ts';
 import { initParameters } from '../../src/model/params.ts';
@@ -68,6 +68,93 @@ describe('checkpoints', () => {
     const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, n_embd: 32, n_head: 4 }));
     expect(() => loadModel(dir)).toThrow(/model.safetensors: tensor wte.weight has shape \[257,64\] but the config .* needs \[257,32\]/);
+  });
+});
+
+describe('a checkpoint save is one transaction', () => {
+  const RESUMABLE = ['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json'];
+  const a = initParameters(config, 10);
+  const b = initParameters(config, 11);
+  const resumable = (params: Map<string, Float32Array>, step: number): CheckpointToSave => ({
+    config,
+    params,
+    optimizer: { m: params, v: initParameters(config, 100 + step), step },
+    trainerState: { step, stage: 'pretrain', config: {} },
+  });
+
+  /** Saves `first`, then `second` crashing (a throwing hook) after its k-th change on disk, for every k. */
+  function crashEverywhere(first: CheckpointToSave, second: CheckpointToSave, check: (dir: string, what: string, committed: boolean) => void): string[] {
+    const points: string[] = [];
+    for (let k = 1; k < 100; k++) {
+      const dir = tempDir();
+      saveCheckpoint(dir, first);
+      let crashed: string | null = null;
+      setSaveFaultHook((point, what) => {
+        if (point === k) {
+          crashed = what;
+          throw new Error('crash');
+        }
+      });
+      try {
+        saveCheckpoint(dir, second);
+      } catch (e) {
+        expect((e as Error).message).toBe('crash');
+      } finally {
+        setSaveFaultHook(null);
+      }
+      if (crashed === null) return points; // the save has fewer than k changes: every point was tried
+      points.push(crashed);
+      check(dir, crashed, points.some((p) => p.startsWith('committed')));
+      // The next save completes or drops what the crash left, and leaves a clean folder.
+      saveCheckpoint(dir, resumable(a, 9));
+      expect(readdirSync(dir).sort(), crashed).toEqual(RESUMABLE);
+      expect(loadResumeState(dir)!.trainer.step).toBe(9);
+      expectBitIdentical(a, loadModel(dir).params);
+    }
+    throw new Error('a save with 100 changes?');
+  }
+
+  it('killed after any change of a save, the folder holds the previous step or the new one, whole', () => {
+    const points = crashEverywhere(resumable(a, 1), resumable(b, 2), (dir, what, committed) => {
+      const resume = loadResumeState(dir)!;
+      const step = committed ? 2 : 1;
+      expect(resume.trainer.step, what).toBe(step);
+      expect(resume.optimizer.step, what).toBe(step);
+      expectBitIdentical(committed ? b : a, loadModel(dir).params);
+      expectBitIdentical(committed ? b : a, resume.optimizer.m);
+      expectBitIdentical(initParameters(config, 100 + step), resume.optimizer.v);
+    });
+    // 4 files and a manifest staged, the commit, 4 files moved into place, the commit folder removed
+    expect(points).toHaveLength(11);
+    expect(points[5]).toMatch(/^committed/);
+  });
+
+  it('a save without optimizer state removes the earlier step\'s, in the same transaction', () => {
+    const points = crashEverywhere(resumable(a, 1), { config, params: b }, (dir, what, committed) => {
+      if (committed) {
+        expect(loadResumeState(dir), what).toBeNull();
+        expectBitIdentical(b, loadModel(dir).params);
+      } else {
+        expect(loadResumeState(dir)!.trainer.step, what).toBe(1);
+        expectBitIdentical(a, loadModel(dir).params);
+      }
+    });
+    expect(points.filter((p) => p.startsWith('removed the earlier step'))).toHaveLength(2);
+  });
+
+  it('a resume refuses weights or optimizer state of another save', () => {
+    const one = tempDir();
+    const two = tempDir();
+    saveCheckpoint(one, resumable(a, 1));
+    saveCheckpoint(two, resumable(b, 2));
+    copyFileSync(join(two, 'model.safetensors'), join(one, 'model.safetensors'));
+    expect(() => loadResumeState(one)).toThrow(
+      `${one}/model.safetensors is not the file trainer_state.json (step 1) was saved with (its SHA-256 differs): the run directory mixes files of different saves; cannot resume`,
+    );
+    const three = tempDir();
+    saveCheckpoint(three, resumable(a, 1));
+    copyFileSync(join(two, 'optimizer.safetensors'), join(three, 'optimizer.safetensors'));
+    expect(() => loadResumeState(three)).toThrow(/optimizer.safetensors is not the file trainer_state.json \(step 1\) was saved with/);
   });
 });
 

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { requestCommandGpu } from '../autotune-cache.ts';
+import { planBatch } from '../../model/activations.ts';
+import { BYTES_VOCAB, preset, validateConfig, type GPTConfig } from '../../model/config.ts';
 import { scoreHeadCheckpoint } from '../../model/reward-model.ts';
 import {
   PIPELINE_PRESETS,
@@ -68,6 +70,31 @@ export function pipelineSettings(presetName: PipelinePresetName, overrides: unkn
   return settings as unknown as PipelineSettings;
 }
 
+/**
+ * The model the settings describe, after checking that every stage can run
+ * with them: a valid shape, sequences and responses that fit its context,
+ * PPO minibatches that split its batch.
+ */
+export function checkPipelineSettings(s: PipelineSettings, source: string): GPTConfig {
+  let config: GPTConfig;
+  try {
+    config = validateConfig({ ...preset(s.model), ...s.modelOverrides, vocabSize: BYTES_VOCAB });
+  } catch (e) {
+    throw new Error(`${source}: ${(e as Error).message}`);
+  }
+  const context = config.nPositions;
+  const problems: string[] = [];
+  for (const stage of ['pretrain', 'sft'] as const) {
+    if (s[stage].seqLen > context) problems.push(`${stage}.seqLen ${s[stage].seqLen} is longer than the model's context of ${context} positions`);
+  }
+  for (const [key, n] of [['rankings.maxNewTokens', s.rankings.maxNewTokens], ['ppo.responseLength', s.ppo.responseLength], ['eval.maxNewTokens', s.eval.maxNewTokens]] as const) {
+    if (n >= context) problems.push(`${key} ${n} leaves no room for a prompt in the model's context of ${context} positions`);
+  }
+  if (s.ppo.batchSize % s.ppo.miniBatches !== 0) problems.push(`ppo.miniBatches ${s.ppo.miniBatches} must divide ppo.batchSize ${s.ppo.batchSize}`);
+  if (problems.length > 0) throw new Error(`${source}: ${problems.join('; ')}`);
+  return config;
+}
+
 const timestamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 
 /** Stage names as directories; the rankings and the datasets go to data/. */
@@ -98,10 +125,18 @@ export function registerPipeline(program: Command): void {
     const settings = pipelineSettings(o.preset, overrides, o.config ?? 'settings');
     if (o.seed !== undefined) settings.seed = o.seed;
     if (existsSync(out) && readdirSync(out).length > 0) throw new Error(`${out} is not empty; choose another --out`);
-    mkdirSync(join(out, 'data'), { recursive: true });
-    writeFileAtomic(join(out, 'pipeline_config.json'), `${JSON.stringify({ preset: o.preset, ...settings }, null, 2)}\n`);
-
+    // Settings no stage can run stop here, before anything is written (a later stage's failure would leave the earlier ones in --out).
+    const config = checkPipelineSettings(settings, o.config ?? `--preset ${o.preset}`);
     const gpu = await requestCommandGpu((line) => console.log(`pipeline: ${line}`));
+    try {
+      // The longest sequence any stage runs is the model's context.
+      planBatch(gpu, config, 1, config.nPositions);
+      mkdirSync(join(out, 'data'), { recursive: true });
+      writeFileAtomic(join(out, 'pipeline_config.json'), `${JSON.stringify({ preset: o.preset, ...settings }, null, 2)}\n`);
+    } catch (e) {
+      gpu.destroy();
+      throw e;
+    }
     console.log(`pipeline: preset ${o.preset}, seed ${settings.seed}, writing ${out}`);
     let stopRequested = false;
     const onSignal = () => {

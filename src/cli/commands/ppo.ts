@@ -1,10 +1,12 @@
 /** `webgpu-rlhf ppo`: optimise an SFT policy against a reward model with PPO. */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { loadPrompts } from '../../data/formats.ts';
 import { TextTokens } from '../../data/text.ts';
+import { planBatch } from '../../model/activations.ts';
+import type { GPTConfig } from '../../model/config.ts';
 import type { Batch } from '../../model/gpt.ts';
 import { requestCommandGpu } from '../autotune-cache.ts';
 import { PPO_DEFAULTS } from '../../model/ppo-trainer.ts';
@@ -13,7 +15,7 @@ import { runPpo, tokenizePrompts } from '../../stages/ppo.ts';
 import { createTokenizer } from '../../tokenizer/index.ts';
 import { addOptimizerOptions, number, optimizerConfig, optimizerOptionsShape, resolveOptions, tokenizerFor } from '../options.ts';
 import { Progress } from '../progress.ts';
-import { appendMetrics, loadModel, readInputFile, RUN_CONFIG_FILE, saveCheckpoint, writeFileAtomic } from '../run-dir.ts';
+import { appendMetrics, checkNewRunDir, loadModel, readInputFile, RUN_CONFIG_FILE, saveCheckpoint, writeFileAtomic } from '../run-dir.ts';
 
 const positiveInt = z.number().int().positive();
 const schema = z.strictObject({
@@ -94,11 +96,24 @@ export function registerPpo(program: Command): void {
   addOptimizerOptions(cmd, { lr: 1e-4, lrHelp: 'learning rate (TRL: 3e-6 for large models; small ones want more)', lrSchedule: 'constant', weightDecay: 0 });
   cmd.action(async () => {
     const o = resolveOptions(cmd, schema);
-    if (existsSync(join(o.out, 'trainer_state.json'))) throw new Error(`${o.out} already holds a run; choose another --out`);
+    // Everything is checked before the first write, so that a refused start can be run again as it is.
+    checkNewRunDir(o.out, [['--init', o.init], ['--reward-model', o.rewardModel]], false);
     const sft = loadModel(o.init);
     const rm = loadModel(o.rewardModel);
     const rewardScore = rm.extra.get(SCORE_NAME);
     if (!rewardScore) throw new Error(`${o.rewardModel}: no ${SCORE_NAME} in model.safetensors: not a reward model (train one with \`webgpu-rlhf reward\`)`);
+    const shape = (c: GPTConfig) => `n_layer ${c.nLayer}, n_head ${c.nHead}, n_embd ${c.nEmbd}`;
+    if (rm.config.nLayer !== sft.config.nLayer || rm.config.nHead !== sft.config.nHead || rm.config.nEmbd !== sft.config.nEmbd) {
+      throw new Error(
+        `--reward-model ${o.rewardModel} (${shape(rm.config)}) must have the shape of the --init policy ${o.init} (${shape(sft.config)}): the value model starts from it`,
+      );
+    }
+    if (rewardScore.length !== rm.config.nEmbd) {
+      throw new Error(`${o.rewardModel}: ${SCORE_NAME} has ${rewardScore.length} values, expected ${rm.config.nEmbd} (n_embd)`);
+    }
+    if (o.batchSize % o.miniBatches !== 0) {
+      throw new Error(`--mini-batches ${o.miniBatches} must divide --batch-size ${o.batchSize} (each minibatch an equal share of the prompts)`);
+    }
     const tokenizer = createTokenizer(o.tokenizer ?? tokenizerFor(sft.config.vocabSize));
     const room = sft.config.nPositions - o.responseLength;
     if (room < 1) throw new Error(`--response-length ${o.responseLength} leaves no room for a prompt in a context of ${sft.config.nPositions}`);
@@ -117,9 +132,16 @@ export function registerPpo(program: Command): void {
       ptxBatch = (step) => corpus.shuffledBatch(step, B, T, o.seed);
     }
 
-    mkdirSync(o.out, { recursive: true });
-    writeFileAtomic(join(o.out, RUN_CONFIG_FILE), `${JSON.stringify({ stage: 'ppo', ...o }, null, 2)}\n`);
     const gpu = await requestCommandGpu((line) => console.log(`ppo: ${line}`));
+    try {
+      // What the device cannot hold stops here, before any file is written.
+      planBatch(gpu, sft.config, 1, data.longest + o.responseLength);
+      mkdirSync(o.out, { recursive: true });
+      writeFileAtomic(join(o.out, RUN_CONFIG_FILE), `${JSON.stringify({ stage: 'ppo', ...o }, null, 2)}\n`);
+    } catch (e) {
+      gpu.destroy();
+      throw e;
+    }
     console.log(`ppo: ${data.prompts.length} prompts (longest ${data.longest} tokens); policy from ${o.init}, reward model ${o.rewardModel}`);
     let stopRequested = false;
     const onSignal = () => {
