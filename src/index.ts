@@ -49,6 +49,7 @@ export {
 } from './io/checkpoint.ts';
 
 export { createTokenizer, BytesTokenizer, Gpt2Tokenizer, type Tokenizer } from './tokenizer/index.ts';
+export { guessTokenizer, parseTokenizerRecord, tokenizerFiles, TOKENIZER_FILES } from './tokenizer/hf-files.ts';
 export { parseJsonl } from './data/jsonl.ts';
 export { loadSftExamples, loadPreferenceRecords, loadPrompts, type SftExample, type PreferenceRecord } from './data/formats.ts';
 export { DEFAULT_CHAT_TEMPLATE, chatPrompt, sftSegments, type ChatTemplate } from './data/chat-template.ts';
@@ -65,7 +66,7 @@ export { buildRewardData, runRewardModel, evaluateRewardModel, type RewardData, 
 export { runPpo, tokenizePrompts, promptBatch, type PpoRun, type PpoHooks, type PpoPrompts } from './stages/ppo.ts';
 export { comparePolicies, type ComparisonReport, type ComparisonSample, type PolicyWeights } from './stages/evaluate.ts';
 export { PPO_DEFAULTS, PpoTrainer, type PpoSettings, type PpoMetrics, type PpoModels } from './model/ppo-trainer.ts';
-export { RewardModel, SCORE_NAME, scoreHeadCheckpoint, sequenceClassificationConfig } from './model/reward-model.ts';
+export { RewardModel, SCORE_NAME, rewardPadTokenId, scoreHeadCheckpoint, sequenceClassificationConfig } from './model/reward-model.ts';
 export type { DataInput } from './stages/language-model.ts';
 export type { TrainLoopResult, SaveCheckpoint } from './train/loop.ts';
 /** The built-in task: its world, datasets and the gold labeler. */

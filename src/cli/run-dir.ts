@@ -25,14 +25,16 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  appendFileSync,
   closeSync,
+  constants,
   existsSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   realpathSync,
   renameSync,
   rmSync,
@@ -54,11 +56,14 @@ import {
   type TrainerState,
 } from '../io/checkpoint.ts';
 import type { GPTConfig } from '../model/config.ts';
+import { TOKENIZER_FILES, tokenizerFiles } from '../tokenizer/hf-files.ts';
+import { createTokenizer, type TokenizerName } from '../tokenizer/index.ts';
+import { decodeUtf8 } from '../data/utf8.ts';
 
 export const METRICS_FILE = 'metrics.jsonl';
 export const RUN_CONFIG_FILE = 'run_config.json';
 /** The files of one checkpoint: they change together, in one transaction. */
-export const CHECKPOINT_FILES: readonly string[] = [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, TRAINER_STATE_FILE];
+export const CHECKPOINT_FILES: readonly string[] = [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, TRAINER_STATE_FILE, ...TOKENIZER_FILES];
 /** Where a save writes its files before it commits. */
 export const STAGING_DIR = '.checkpoint-staging';
 /** A committed save whose files are being moved into place. */
@@ -105,6 +110,8 @@ export interface CheckpointToSave {
   config: GPTConfig;
   params: ReadonlyMap<string, Float32Array>;
   extraConfig?: Record<string, unknown>;
+  /** the tokenizer the model reads: its Hugging Face files are saved with it (src/tokenizer/hf-files.ts), and config.json takes its EOS id */
+  tokenizer?: TokenizerName;
   extraTensors?: ReadonlyMap<string, { shape: number[]; data: Float32Array }>;
   optimizer?: OptimizerState;
   trainerState?: TrainerState;
@@ -214,12 +221,16 @@ export function saveCheckpoint(dir: string, c: CheckpointToSave): void {
   const fault = faultPoints();
   mkdirSync(dir, { recursive: true });
   recoverInterruptedSave(dir);
-  const { config, model } = encodeModel(c.config, c.params, { extraConfig: c.extraConfig, extraTensors: c.extraTensors });
+  const eos = c.tokenizer ? createTokenizer(c.tokenizer).eosId : undefined;
+  // config.json's EOS is the tokenizer's (by default it is the last id, wrong for a padded vocabulary).
+  const extraConfig = eos === undefined ? c.extraConfig : { bos_token_id: eos, eos_token_id: eos, ...c.extraConfig };
+  const { config, model } = encodeModel(c.config, c.params, { extraConfig, extraTensors: c.extraTensors });
   const files: [string, Uint8Array | string][] = [
     [MODEL_FILE, model],
     [CONFIG_FILE, config],
   ];
   if (c.optimizer) files.push([OPTIMIZER_FILE, encodeOptimizer(c.optimizer)]);
+  if (c.tokenizer) files.push(...tokenizerFiles(c.tokenizer, c.config.nPositions));
   if (c.trainerState) {
     const hashes: Record<string, string> = {};
     for (const [name, bytes] of files) if (name !== CONFIG_FILE) hashes[name] = sha256(typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
@@ -262,6 +273,7 @@ export interface ResumeState {
  * trainer_state.json was saved with is refused.
  */
 export function loadResumeState(dir: string): ResumeState | null {
+  refuseLinkedMetrics(dir);
   const statePath = checkpointFile(dir, TRAINER_STATE_FILE);
   if (!statePath) return null;
   const optimizerPath = checkpointFile(dir, OPTIMIZER_FILE);
@@ -370,12 +382,49 @@ export function checkNotAnInput(out: string, inputs: readonly (readonly [flag: s
   }
 }
 
+/**
+ * metrics.jsonl is the one run file written in place (appended to); every
+ * other one is written whole and renamed over the old one, which replaces a
+ * symbolic link rather than writing through it. So a metrics.jsonl that is a
+ * symbolic link is refused: a run would append to whatever file it points at.
+ */
+export function refuseLinkedMetrics(dir: string): void {
+  const path = join(dir, METRICS_FILE);
+  let link = false;
+  try {
+    link = lstatSync(path).isSymbolicLink();
+  } catch {
+    return; // no such file
+  }
+  if (link) {
+    throw new Error(
+      `${path} is a symbolic link (to ${readlinkSync(path)}); a run writes its metrics into its own folder and does not follow links: ` +
+        'remove the link, or choose another --out',
+    );
+  }
+}
+
 export function appendMetrics(dir: string, record: Record<string, unknown>): void {
-  appendFileSync(join(dir, METRICS_FILE), `${JSON.stringify(record)}\n`);
+  let fd: number;
+  try {
+    // O_NOFOLLOW: a link put there while the run goes is refused too, never followed.
+    fd = openSync(join(dir, METRICS_FILE), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o666);
+  } catch (e) {
+    refuseLinkedMetrics(dir);
+    throw e;
+  }
+  try {
+    const bytes = Buffer.from(`${JSON.stringify(record)}\n`);
+    let written = 0;
+    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Metrics of steps up to `step` only: a resumed run drops lines it will log again. */
 export function truncateMetrics(dir: string, step: number): void {
+  refuseLinkedMetrics(dir);
   const path = join(dir, METRICS_FILE);
   if (!existsSync(path)) return;
   const kept = readFileSync(path, 'utf8')
@@ -384,10 +433,16 @@ export function truncateMetrics(dir: string, step: number): void {
   writeFileAtomic(path, kept.map((l) => `${l}\n`).join(''));
 }
 
-/** A UTF-8 input file, or an error naming it when it does not exist. */
+/**
+ * A UTF-8 input file, or an error naming it when it does not exist or is not
+ * UTF-8 (with the byte offset and line of the first bad byte). A leading
+ * byte-order mark is dropped, with a note on stderr.
+ */
 export function readInputFile(path: string): string {
   if (!existsSync(path)) throw new Error(`${path}: no such file`);
-  return readFileSync(path, 'utf8');
+  const { text, bom } = decodeUtf8(readFileSync(path), path);
+  if (bom) console.error(`${path}: note: dropped the UTF-8 byte-order mark (EF BB BF) at its start`);
+  return text;
 }
 
 /** The --data file and the optional --eval-data file of a training command, read. */

@@ -13,6 +13,7 @@ import { preset, type GPTConfig } from '../model/config.ts';
 import { planBatch } from '../model/activations.ts';
 import { initParameters } from '../model/params.ts';
 import { createTokenizer, type Tokenizer } from '../tokenizer/index.ts';
+import { resolveTokenizer, resumedTokenizer } from './tokenizer-choice.ts';
 import { NonFiniteLossError, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
 import { trainingOptionsSchema, type TrainingOptions } from './options.ts';
 import { Progress } from './progress.ts';
@@ -68,29 +69,35 @@ export async function runTrainingCommand(
   if (opts.resume) {
     resume = loadResumeState(out);
     if (!resume) throw new Error(`${out}: nothing to resume (no trainer_state.json)`);
+    // Without --tokenizer, the run's own (another is refused below as a changed setting).
+    opts = { ...opts, tokenizer: opts.tokenizer ?? resumedTokenizer(out, resume.trainer.config) };
     checkResume(stage, opts as TrainingOptions & Record<string, unknown>, resume);
   } else {
     checkNewRunDir(out, [['--init', opts.init]], true);
   }
-  const tokenizer = createTokenizer(opts.tokenizer);
 
+  // The tokenizer: --tokenizer, else the one the run or --init records (a
+  // guess for a folder without a record), else bytes; its ids must fit the model.
+  let tokenizer: Tokenizer;
   let weights: StartingWeights;
   let source: string;
   if (resume) {
     weights = { ...loadModel(out), resume };
     source = `resumed at step ${resume.trainer.step}`;
+    tokenizer = resolveTokenizer([{ flag: '--out', dir: out, config: weights.config }], opts.tokenizer);
   } else if (opts.init) {
     weights = { ...loadModel(opts.init), resume: null };
     source = `from ${opts.init}`;
+    tokenizer = resolveTokenizer([{ flag: '--init', dir: opts.init, config: weights.config }], opts.tokenizer);
   } else {
+    tokenizer = createTokenizer(opts.tokenizer ?? 'bytes');
     const config = { ...preset(opts.model), vocabSize: tokenizer.vocabSize };
     weights = { config, params: initParameters(config, opts.seed), extra: new Map(), resume: null };
     source = `preset ${opts.model}, seed ${opts.seed}`;
   }
   const { config } = weights;
-  if (config.vocabSize < tokenizer.vocabSize) {
-    throw new Error(`the model's vocabulary (${config.vocabSize}) is smaller than the ${tokenizer.name} tokenizer's (${tokenizer.vocabSize})`);
-  }
+  // run_config.json and trainer_state.json name the tokenizer used, chosen or not.
+  opts = { ...opts, tokenizer: tokenizer.name };
   if (opts.seqLen > config.nPositions) {
     throw new Error(`--seq-len: ${opts.seqLen} is longer than the model's context of ${config.nPositions} positions (${source})`);
   }
@@ -145,6 +152,7 @@ export async function runTrainingCommand(
           params: trunk,
           extraConfig: prepared.extraConfig,
           extraTensors,
+          tokenizer: tokenizer.name,
           optimizer,
           trainerState: { step, stage, config: runConfig },
         });

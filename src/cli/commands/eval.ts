@@ -10,13 +10,15 @@ import { SCORE_NAME } from '../../model/reward-model.ts';
 import { comparePolicies } from '../../stages/evaluate.ts';
 import { goldJudge, parseTaskPrompt } from '../../task/index.ts';
 import { sftBatches, tokenizeSft } from '../../data/sft.ts';
+import { noSftExamplesLeft } from '../../stages/sft.ts';
 import { TextTokens } from '../../data/text.ts';
 import { requestCommandGpu } from '../autotune-cache.ts';
 import { GPT, type Batch } from '../../model/gpt.ts';
-import { createTokenizer } from '../../tokenizer/index.ts';
-import { number, resolveOptions, tokenizerFor } from '../options.ts';
+import { number, resolveOptions } from '../options.ts';
 import { Progress } from '../progress.ts';
 import { loadModel, readInputFile } from '../run-dir.ts';
+import { resolveTokenizer } from '../tokenizer-choice.ts';
+import { terminalSafe } from '../terminal-text.ts';
 import { formatTable } from '../text-table.ts';
 
 const schema = z.strictObject({
@@ -58,7 +60,7 @@ export function registerEval(program: Command): void {
     .option('--top-p <x>', 'nucleus sampling (1 = off)', number, 1)
     .option('--seed <n>', 'sampling seed', number, 0)
     .requiredOption('--data <file>', 'a .txt corpus or SFT .jsonl (--init), or prompts JSONL (--policy)')
-    .addOption(new Option('--tokenizer <name>', 'tokenizer (default: from the model vocabulary)').choices(['bytes', 'gpt2']))
+    .addOption(new Option('--tokenizer <name>', 'tokenizer (default: the one the models record; for a folder without a record, a guess from its vocabulary)').choices(['bytes', 'gpt2']))
     .option('--batch-size <n>', 'sequences per batch', number, 8)
     .option('--seq-len <n>', 'tokens per sequence', number, 64)
     .option('--json', 'print the result as JSON', false);
@@ -70,13 +72,15 @@ export function registerEval(program: Command): void {
     }
     if (!o.init) throw new Error('give --init DIR to measure a loss, or --policy, --baseline and --reward-model to compare policies');
     const { config, params } = loadModel(o.init);
-    const tokenizer = createTokenizer(o.tokenizer ?? tokenizerFor(config.vocabSize));
+    const tokenizer = resolveTokenizer([{ flag: '--init', dir: o.init, config }], o.tokenizer);
     const text = readInputFile(o.data);
     const B = o.batchSize;
     const T = o.seqLen;
     let batches: Batch[];
     if (o.data.endsWith('.jsonl')) {
-      const { sequences, truncated } = tokenizeSft(loadSftExamples(text, o.data), tokenizer, { maxLength: T + 1 });
+      const tokenized = tokenizeSft(loadSftExamples(text, o.data), tokenizer, { maxLength: T + 1 });
+      const { sequences, truncated } = tokenized;
+      if (sequences.length === 0) throw new Error(noSftExamplesLeft(o.data, tokenized, T, 'evaluate'));
       if (truncated > 0) console.error(`${o.data}: ${truncated} examples truncated to ${T + 1} tokens`);
       const batcher = sftBatches(sequences, B, T, tokenizer.eosId, { mode: 'pad', seed: 0, shuffle: false });
       batches = Array.from({ length: Math.ceil(batcher.rowsPerEpoch / B) }, (_, k) => batcher.batch(k));
@@ -123,7 +127,16 @@ async function compare(o: z.infer<typeof schema>): Promise<void> {
   const rm = loadModel(o.rewardModel);
   const score = rm.extra.get(SCORE_NAME);
   if (!score) throw new Error(`${o.rewardModel}: no ${SCORE_NAME}: not a reward model`);
-  const tokenizer = createTokenizer(o.tokenizer ?? tokenizerFor(policy.config.vocabSize));
+  // One tokenizer for all four models, before anything runs.
+  const tokenizer = resolveTokenizer(
+    [
+      { flag: '--policy', dir: o.policy!, config: policy.config },
+      { flag: '--baseline', dir: o.baseline, config: baseline.config },
+      ...(o.reference ? [{ flag: '--reference', dir: o.reference, config: reference.config }] : []),
+      { flag: '--reward-model', dir: o.rewardModel, config: rm.config },
+    ],
+    o.tokenizer,
+  );
   const prompts = loadPrompts(readInputFile(o.data), o.data).map((p) => p.prompt);
   const gpu = await requestCommandGpu((line) => console.error(`eval: ${line}`));
   const progress = new Progress('eval', prompts.length);
@@ -172,7 +185,9 @@ async function compare(o: z.infer<typeof schema>): Promise<void> {
   }
   if (summary.skipped > 0) console.log(`skipped ${summary.skipped} prompts too long for the context with --max-new-tokens ${o.maxNewTokens}`);
   for (const s of samples.slice(0, 3)) {
-    console.log(`--- ${JSON.stringify(s.prompt)}\n  policy   (${s.policy_score.toFixed(3)}): ${JSON.stringify(s.policy)}\n  baseline (${s.baseline_score.toFixed(3)}): ${JSON.stringify(s.baseline)}`);
+    // JSON escapes the C0 controls; terminalSafe the rest a terminal acts on (DEL, C1, bidirectional overrides).
+    const shown = (text: string) => terminalSafe(JSON.stringify(text));
+    console.log(`--- ${shown(s.prompt)}\n  policy   (${s.policy_score.toFixed(3)}): ${shown(s.policy)}\n  baseline (${s.baseline_score.toFixed(3)}): ${shown(s.baseline)}`);
   }
 }
 

@@ -6,9 +6,10 @@ import { loadPrompts } from '../../data/formats.ts';
 import { requestCommandGpu } from '../autotune-cache.ts';
 import { Generator } from '../../model/generate.ts';
 import { GPT } from '../../model/gpt.ts';
-import { createTokenizer } from '../../tokenizer/index.ts';
-import { number, resolveOptions, tokenizerFor } from '../options.ts';
+import { number, resolveOptions } from '../options.ts';
 import { loadModel, readInputFile } from '../run-dir.ts';
+import { resolveTokenizer } from '../tokenizer-choice.ts';
+import { terminalSafe } from '../terminal-text.ts';
 
 const schema = z.strictObject({
   init: z.string().min(1),
@@ -33,7 +34,7 @@ export function registerGenerate(program: Command): void {
     .requiredOption('--init <dir>', 'run directory or Hugging Face GPT-2 folder')
     .option('--prompt <text...>', 'one or more prompts')
     .option('--data <file>', 'prompts as JSONL {"prompt": …}')
-    .addOption(new Option('--tokenizer <name>', 'tokenizer (default: from the model vocabulary)').choices(['bytes', 'gpt2']))
+    .addOption(new Option('--tokenizer <name>', 'tokenizer (default: the one --init records; for a folder without a record, a guess from its vocabulary)').choices(['bytes', 'gpt2']))
     .option('--max-new-tokens <n>', 'tokens to generate at most per prompt', number, 64)
     .option('--temperature <x>', 'sampling temperature; 0 = greedy', number, 1)
     .option('--top-k <n>', 'sample from the k most likely tokens (0 = all)', number, 0)
@@ -41,13 +42,13 @@ export function registerGenerate(program: Command): void {
     .option('--seed <n>', 'sampling seed', number, 0)
     .option('--batch-size <n>', 'prompts decoded together', number, 8)
     .option('--no-kv-cache', 'recompute the whole prefix every token (slow; for comparison)')
-    .option('--out <file>', 'also write {"prompt","response","finished"} JSONL here');
+    .option('--out <file>', 'also write {"prompt","response","finished"} JSONL here, with the exact text (the listing shows control characters escaped, e.g. \\x1b)');
   cmd.action(async () => {
     const o = resolveOptions(cmd, schema);
     const prompts = [...(o.prompt ?? []), ...(o.data ? loadPrompts(readInputFile(o.data), o.data).map((p) => p.prompt) : [])];
     if (prompts.length === 0) throw new Error('give prompts with --prompt TEXT or --data prompts.jsonl');
     const { config, params } = loadModel(o.init);
-    const tokenizer = createTokenizer(o.tokenizer ?? tokenizerFor(config.vocabSize));
+    const tokenizer = resolveTokenizer([{ flag: '--init', dir: o.init, config }], o.tokenizer);
     const encoded = prompts.map((p) => tokenizer.encode(p));
     const longest = Math.max(...encoded.map((e) => e.length));
     const maxLength = Math.min(config.nPositions, longest + o.maxNewTokens);
@@ -74,13 +75,16 @@ export function registerGenerate(program: Command): void {
           topP: o.topP,
           seed: o.seed + first,
           eosId: tokenizer.eosId,
+          // A padded vocabulary's ids beyond the tokenizer's are never sampled.
+          vocabLimit: tokenizer.vocabSize,
           kvCache: o.kvCache,
         });
         out.responses.forEach((r, i) => {
           const prompt = prompts[first + i]!;
           const response = tokenizer.decode(r);
           generated += r.length;
-          console.log(`--- ${first + i + 1}${out.finished[i] ? '' : ' (token limit)'}\n${prompt}${response}`);
+          // Sampled text can hold escape sequences: shown escaped here, exact in --out.
+          console.log(`--- ${first + i + 1}${out.finished[i] ? '' : ' (token limit)'}\n${terminalSafe(prompt)}${terminalSafe(response)}`);
           lines.push(JSON.stringify({ prompt, response, finished: out.finished[i] }));
         });
       }

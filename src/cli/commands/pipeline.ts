@@ -175,6 +175,7 @@ export function registerPipeline(program: Command): void {
               config: checkpoint.config,
               params: checkpoint.params,
               ...(checkpoint.score ? scoreHeadCheckpoint(checkpoint.config, checkpoint.score, new BytesTokenizer().eosId) : {}),
+              tokenizer: 'bytes', // the built-in task's
             });
           }
           const figures = Object.entries(stageSummary).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`);

@@ -12,9 +12,9 @@ import { requestCommandGpu } from '../autotune-cache.ts';
 import { PPO_DEFAULTS } from '../../model/ppo-trainer.ts';
 import { SCORE_NAME, scoreHeadCheckpoint } from '../../model/reward-model.ts';
 import { runPpo, tokenizePrompts } from '../../stages/ppo.ts';
-import { createTokenizer } from '../../tokenizer/index.ts';
-import { addOptimizerOptions, number, optimizerConfig, optimizerOptionsShape, resolveOptions, tokenizerFor } from '../options.ts';
+import { addOptimizerOptions, number, optimizerConfig, optimizerOptionsShape, resolveOptions } from '../options.ts';
 import { Progress } from '../progress.ts';
+import { resolveTokenizer } from '../tokenizer-choice.ts';
 import { appendMetrics, checkNewRunDir, loadModel, readInputFile, RUN_CONFIG_FILE, saveCheckpoint, writeFileAtomic } from '../run-dir.ts';
 
 const positiveInt = z.number().int().positive();
@@ -64,7 +64,7 @@ export function registerPpo(program: Command): void {
     .requiredOption('--reward-model <dir>', 'the reward model run (frozen); the value model starts from it')
     .requiredOption('--data <file>', 'prompts, JSONL {"prompt": …}')
     .option('--out <dir>', 'run directory for the policy (value model in <out>/value)', 'runs/ppo')
-    .addOption(new Option('--tokenizer <name>', 'tokenizer (default: from the model vocabulary)').choices(['bytes', 'gpt2']))
+    .addOption(new Option('--tokenizer <name>', 'tokenizer (default: the one the SFT run and the reward model record; for a folder without a record, a guess from its vocabulary)').choices(['bytes', 'gpt2']))
     .option('--steps <n>', 'PPO steps (rollout batches)', number, 100)
     .option('--batch-size <n>', 'prompts per PPO step', number, d.batchSize)
     .option('--response-length <n>', 'tokens generated at most per response (TRL: 53)', number, d.responseLength)
@@ -114,7 +114,14 @@ export function registerPpo(program: Command): void {
     if (o.batchSize % o.miniBatches !== 0) {
       throw new Error(`--mini-batches ${o.miniBatches} must divide --batch-size ${o.batchSize} (each minibatch an equal share of the prompts)`);
     }
-    const tokenizer = createTokenizer(o.tokenizer ?? tokenizerFor(sft.config.vocabSize));
+    // Policy and reward model must read token ids alike: one tokenizer, refused before anything runs when they differ.
+    const tokenizer = resolveTokenizer(
+      [
+        { flag: '--init', dir: o.init, config: sft.config },
+        { flag: '--reward-model', dir: o.rewardModel, config: rm.config },
+      ],
+      o.tokenizer,
+    );
     const room = sft.config.nPositions - o.responseLength;
     if (room < 1) throw new Error(`--response-length ${o.responseLength} leaves no room for a prompt in a context of ${sft.config.nPositions}`);
     const records = loadPrompts(readInputFile(o.data), o.data);
@@ -137,7 +144,7 @@ export function registerPpo(program: Command): void {
       // What the device cannot hold stops here, before any file is written.
       planBatch(gpu, sft.config, 1, data.longest + o.responseLength);
       mkdirSync(o.out, { recursive: true });
-      writeFileAtomic(join(o.out, RUN_CONFIG_FILE), `${JSON.stringify({ stage: 'ppo', ...o }, null, 2)}\n`);
+      writeFileAtomic(join(o.out, RUN_CONFIG_FILE), `${JSON.stringify({ stage: 'ppo', ...o, tokenizer: tokenizer.name }, null, 2)}\n`);
     } catch (e) {
       gpu.destroy();
       throw e;
@@ -185,6 +192,8 @@ export function registerPpo(program: Command): void {
             miniBatches: o.miniBatches,
             ptxCoef: o.ptxCoef,
             seed: o.seed,
+            // A padded vocabulary's ids beyond the tokenizer's are never sampled.
+            vocabLimit: tokenizer.vocabSize,
           },
           optimizer: optimizerConfig(o),
           schedule: o.lrSchedule,
@@ -207,11 +216,13 @@ export function registerPpo(program: Command): void {
               config: rm.config,
               params: value.params,
               ...scoreHeadCheckpoint(rm.config, value.score, tokenizer.eosId),
+              tokenizer: tokenizer.name,
             });
             saveCheckpoint(o.out, {
               config: sft.config,
               params: await trainer.getPolicyParameters(),
-              trainerState: { step, stage: 'ppo', config: { ...o } },
+              trainerState: { step, stage: 'ppo', config: { ...o, tokenizer: tokenizer.name } },
+              tokenizer: tokenizer.name,
             });
           },
           shouldStop: () => stopRequested,
