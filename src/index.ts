@@ -65,7 +65,7 @@ export { buildSftData, type SftDataOptions } from './stages/sft.ts';
 export { buildRewardData, runRewardModel, evaluateRewardModel, type RewardData, type RewardRun, type RewardHooks } from './stages/reward.ts';
 export { runPpo, tokenizePrompts, promptBatch, type PpoRun, type PpoHooks, type PpoPrompts } from './stages/ppo.ts';
 export { comparePolicies, type ComparisonReport, type ComparisonSample, type PolicyWeights } from './stages/evaluate.ts';
-export { PPO_DEFAULTS, PpoTrainer, type PpoSettings, type PpoMetrics, type PpoModels } from './model/ppo-trainer.ts';
+export { PPO_DEFAULTS, PpoTrainer, type PpoSettings, type PpoMetrics, type PpoModels, type PpoTrainerState } from './model/ppo-trainer.ts';
 export { RewardModel, SCORE_NAME, rewardPadTokenId, scoreHeadCheckpoint, sequenceClassificationConfig } from './model/reward-model.ts';
 export type { DataInput } from './stages/language-model.ts';
 export type { TrainLoopResult, SaveCheckpoint } from './train/loop.ts';

@@ -62,8 +62,18 @@ import { decodeUtf8 } from '../data/utf8.ts';
 
 export const METRICS_FILE = 'metrics.jsonl';
 export const RUN_CONFIG_FILE = 'run_config.json';
+/** A PPO run's value model: a model folder inside the run directory, saved in the same transaction as the policy. */
+export const VALUE_DIR = 'value';
+const MODEL_FOLDER_FILES: readonly string[] = [MODEL_FILE, CONFIG_FILE, ...TOKENIZER_FILES];
 /** The files of one checkpoint: they change together, in one transaction. */
-export const CHECKPOINT_FILES: readonly string[] = [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, TRAINER_STATE_FILE, ...TOKENIZER_FILES];
+export const CHECKPOINT_FILES: readonly string[] = [
+  MODEL_FILE,
+  CONFIG_FILE,
+  OPTIMIZER_FILE,
+  TRAINER_STATE_FILE,
+  ...TOKENIZER_FILES,
+  ...MODEL_FOLDER_FILES.map((name) => `${VALUE_DIR}/${name}`),
+];
 /** Where a save writes its files before it commits. */
 export const STAGING_DIR = '.checkpoint-staging';
 /** A committed save whose files are being moved into place. */
@@ -106,15 +116,35 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   renameSync(tmp, path);
 }
 
-export interface CheckpointToSave {
+/** A model and what its Hugging Face folder holds besides the weights. */
+export interface ModelToSave {
   config: GPTConfig;
   params: ReadonlyMap<string, Float32Array>;
   extraConfig?: Record<string, unknown>;
   /** the tokenizer the model reads: its Hugging Face files are saved with it (src/tokenizer/hf-files.ts), and config.json takes its EOS id */
   tokenizer?: TokenizerName;
   extraTensors?: ReadonlyMap<string, { shape: number[]; data: Float32Array }>;
+}
+
+export interface CheckpointToSave extends ModelToSave {
   optimizer?: OptimizerState;
   trainerState?: TrainerState;
+  /** a PPO run's value model, saved in value/ in the same transaction */
+  value?: ModelToSave;
+}
+
+/** A model folder's files: weights, config.json and the tokenizer's files. */
+function modelFiles(m: ModelToSave): [string, Uint8Array | string][] {
+  const eos = m.tokenizer ? createTokenizer(m.tokenizer).eosId : undefined;
+  // config.json's EOS is the tokenizer's (by default it is the last id, wrong for a padded vocabulary).
+  const extraConfig = eos === undefined ? m.extraConfig : { bos_token_id: eos, eos_token_id: eos, ...m.extraConfig };
+  const { config, model } = encodeModel(m.config, m.params, { extraConfig, extraTensors: m.extraTensors });
+  const files: [string, Uint8Array | string][] = [
+    [MODEL_FILE, model],
+    [CONFIG_FILE, config],
+  ];
+  if (m.tokenizer) files.push(...tokenizerFiles(m.tokenizer, m.config.nPositions));
+  return files;
 }
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -188,6 +218,8 @@ export function checkpointFile(dir: string, name: string): string | null {
 /** Moves a committed save's files into place, removes the checkpoint files it does not have, then the commit folder. */
 function completeCommit(dir: string, files: readonly string[], fault?: (what: string) => void): void {
   const commit = join(dir, COMMIT_DIR);
+  const hasValue = files.some((name) => name.startsWith(`${VALUE_DIR}/`));
+  if (hasValue) mkdirSync(join(dir, VALUE_DIR), { recursive: true });
   for (const name of files) {
     if (!existsSync(join(commit, name))) continue; // moved before a crash
     renameSync(join(commit, name), join(dir, name));
@@ -198,6 +230,8 @@ function completeCommit(dir: string, files: readonly string[], fault?: (what: st
     rmSync(join(dir, name));
     fault?.(`removed the earlier step's ${name}`);
   }
+  if (hasValue) flushDirectory(join(dir, VALUE_DIR));
+  else if (existsSync(join(dir, VALUE_DIR)) && readdirSync(join(dir, VALUE_DIR)).length === 0) rmSync(join(dir, VALUE_DIR), { recursive: true });
   flushDirectory(dir);
   rmSync(commit, { recursive: true, force: true });
   fault?.(`removed ${COMMIT_DIR}`);
@@ -221,23 +255,19 @@ export function saveCheckpoint(dir: string, c: CheckpointToSave): void {
   const fault = faultPoints();
   mkdirSync(dir, { recursive: true });
   recoverInterruptedSave(dir);
-  const eos = c.tokenizer ? createTokenizer(c.tokenizer).eosId : undefined;
-  // config.json's EOS is the tokenizer's (by default it is the last id, wrong for a padded vocabulary).
-  const extraConfig = eos === undefined ? c.extraConfig : { bos_token_id: eos, eos_token_id: eos, ...c.extraConfig };
-  const { config, model } = encodeModel(c.config, c.params, { extraConfig, extraTensors: c.extraTensors });
-  const files: [string, Uint8Array | string][] = [
-    [MODEL_FILE, model],
-    [CONFIG_FILE, config],
-  ];
+  const files = modelFiles(c);
   if (c.optimizer) files.push([OPTIMIZER_FILE, encodeOptimizer(c.optimizer)]);
-  if (c.tokenizer) files.push(...tokenizerFiles(c.tokenizer, c.config.nPositions));
+  if (c.value) files.push(...modelFiles(c.value).map(([name, bytes]): [string, Uint8Array | string] => [`${VALUE_DIR}/${name}`, bytes]));
   if (c.trainerState) {
     const hashes: Record<string, string> = {};
-    for (const [name, bytes] of files) if (name !== CONFIG_FILE) hashes[name] = sha256(typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
+    for (const [name, bytes] of files) {
+      if (name !== CONFIG_FILE) hashes[name] = sha256(typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
+    }
     files.push([TRAINER_STATE_FILE, `${JSON.stringify({ ...c.trainerState, files: hashes }, null, 2)}\n`]);
   }
   const staging = join(dir, STAGING_DIR);
   mkdirSync(staging);
+  if (c.value) mkdirSync(join(staging, VALUE_DIR));
   for (const [name, bytes] of files) {
     writeAndFlush(join(staging, name), bytes);
     fault(`wrote ${STAGING_DIR}/${name}`);
@@ -245,6 +275,7 @@ export function saveCheckpoint(dir: string, c: CheckpointToSave): void {
   const names = files.map(([name]) => name);
   writeAndFlush(join(staging, MANIFEST_FILE), `${JSON.stringify({ step: c.trainerState?.step ?? null, files: names })}\n`);
   fault(`wrote ${STAGING_DIR}/${MANIFEST_FILE}`);
+  if (c.value) flushDirectory(join(staging, VALUE_DIR));
   flushDirectory(staging);
   renameSync(staging, join(dir, COMMIT_DIR));
   flushDirectory(dir);
@@ -252,14 +283,19 @@ export function saveCheckpoint(dir: string, c: CheckpointToSave): void {
   completeCommit(dir, names, fault);
 }
 
-/** A run directory or a Hugging Face GPT-2 folder. */
-export function loadModel(dir: string): ModelCheckpoint {
+/**
+ * A run directory or a Hugging Face GPT-2 folder; with `folder` (VALUE_DIR),
+ * the model folder inside a run directory, read as of the run's current
+ * checkpoint (also while a committed save is still being moved into place).
+ */
+export function loadModel(dir: string, folder?: typeof VALUE_DIR): ModelCheckpoint {
+  const where = folder ? join(dir, folder) : dir;
   const paths = [CONFIG_FILE, MODEL_FILE].map((file) => {
-    const path = checkpointFile(dir, file);
-    if (!path) throw new Error(`${dir}: no ${file} (expected a run directory or a Hugging Face GPT-2 folder)`);
+    const path = checkpointFile(dir, folder ? `${folder}/${file}` : file);
+    if (!path) throw new Error(`${where}: no ${file} (expected a run directory or a Hugging Face GPT-2 folder)`);
     return path;
   });
-  return decodeModel(readFileSync(paths[0]!, 'utf8'), readFileSync(paths[1]!), dir);
+  return decodeModel(readFileSync(paths[0]!, 'utf8'), readFileSync(paths[1]!), where);
 }
 
 export interface ResumeState {

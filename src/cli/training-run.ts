@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { z } from 'zod';
 import { requestCommandGpu } from './autotune-cache.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { OptimizerState } from '../io/checkpoint.ts';
@@ -206,10 +207,12 @@ const CHANGEABLE_ON_RESUME = new Set([
 const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
 const shown = (v: unknown) => (v === undefined ? '(none)' : typeof v === 'string' ? v : JSON.stringify(v));
 
+const PATH_KEYS = new Set(['init', 'data', 'evalData', 'rewardModel', 'ptxData']);
+
 function sameSetting(key: string, a: unknown, b: unknown): boolean {
   if (a === b) return true;
   // Paths typed differently (relative, absolute) may name the same file.
-  if ((key === 'init' || key === 'data' || key === 'evalData') && typeof a === 'string' && typeof b === 'string') return resolve(a) === resolve(b);
+  if (PATH_KEYS.has(key) && typeof a === 'string' && typeof b === 'string') return resolve(a) === resolve(b);
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
@@ -218,7 +221,12 @@ function sameSetting(key: string, a: unknown, b: unknown): boolean {
  * settings of shape and batches (naming each difference, old → new), and
  * more steps than it has done.
  */
-export function checkResume(stage: string, opts: TrainingOptions & Record<string, unknown>, resume: ResumeState): void {
+export function checkResume(
+  stage: string,
+  opts: { out: string; steps: number } & Record<string, unknown>,
+  resume: ResumeState,
+  schema: z.ZodObject = trainingOptionsSchema,
+): void {
   const out = opts.out;
   const { trainer } = resume;
   let started: Record<string, unknown> = {};
@@ -236,7 +244,7 @@ export function checkResume(stage: string, opts: TrainingOptions & Record<string
   }
   // The settings saved with the checkpoint are those the weights were trained under.
   const stored = (typeof trainer.config === 'object' && trainer.config !== null ? trainer.config : started) as Record<string, unknown>;
-  const optionalKeys = new Set(Object.entries(trainingOptionsSchema.shape).filter(([, s]) => s.safeParse(undefined).success).map(([k]) => k));
+  const optionalKeys = new Set(Object.entries(schema.shape).filter(([, s]) => (s as z.ZodType).safeParse(undefined).success).map(([k]) => k));
   const differences: string[] = [];
   for (const key of new Set([...Object.keys(stored), ...Object.keys(opts)])) {
     if (key === 'stage' || CHANGEABLE_ON_RESUME.has(key)) continue;

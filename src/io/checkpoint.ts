@@ -41,6 +41,8 @@ export interface TrainerState {
    * another save. Absent in older runs.
    */
   files?: Record<string, string>;
+  /** PPO: the KL coefficient after this step (adaptive control moves it) */
+  klCoef?: number;
 }
 
 export function encodeModel(

@@ -118,6 +118,23 @@ export interface PpoModels {
   /** PPO-ptx: the pretraining batch (ptxBatchSize sequences of the rollout length) of PPO step k */
   ptxBatch?: (step: number) => Batch;
   ptxBatchSize?: number;
+  /** a resumed run: the frozen KL reference (default: policyParams, the SFT model) */
+  referenceParams?: ReadonlyMap<string, Float32Array>;
+  /** a resumed run: the value model and its head (default: the reward model's) */
+  valueParams?: ReadonlyMap<string, Float32Array>;
+  valueScore?: Float32Array;
+}
+
+/**
+ * What a PPO run carries from step to step besides the weights: the AdamW
+ * moments of policy, value model and value head (keyed policy.*, value.*),
+ * and the adaptive KL coefficient. Rollouts, minibatch orders and PPO-ptx
+ * batches are seeded by the step index, so these and the weights are all a
+ * resumed run needs to continue bit for bit.
+ */
+export interface PpoTrainerState {
+  optimizer: { m: Map<string, Float32Array>; v: Map<string, Float32Array>; step: number };
+  beta: number;
 }
 
 interface Rollout {
@@ -187,12 +204,12 @@ export class PpoTrainer {
     this.policy = new GPT(gpu, config, Bm, T);
     this.policy.setParameters(models.policyParams);
     this.reference = new GPT(gpu, config, Bm, T);
-    this.reference.setParameters(models.policyParams);
+    this.reference.setParameters(models.referenceParams ?? models.policyParams);
     this.value = new GPT(gpu, models.rewardConfig, Bm, T);
-    this.value.setParameters(models.rewardParams);
+    this.value.setParameters(models.valueParams ?? models.rewardParams);
     const C = config.nEmbd;
-    if (models.rewardScore.length !== C) {
-      throw new Error(`the reward model's score head has ${models.rewardScore.length} values, expected ${C} (n_embd)`);
+    for (const [what, head] of [['reward model', models.rewardScore], ['value model', models.valueScore ?? models.rewardScore]] as const) {
+      if (head.length !== C) throw new Error(`the ${what}'s score head has ${head.length} values, expected ${C} (n_embd)`);
     }
     this.valueHeadArena = new ParamArena(
       gpu,
@@ -200,7 +217,7 @@ export class PpoTrainer {
       'value.score',
     );
     this.valueHead = this.valueHeadArena.tensors[0]!;
-    gpu.write(this.valueHead.value, models.rewardScore);
+    gpu.write(this.valueHead.value, models.valueScore ?? models.rewardScore);
     this.reward = new RewardModel(gpu, models.rewardConfig, B, T);
     this.reward.setParameters(models.rewardParams, models.rewardScore);
     this.generator = new Generator(this.policy, { maxBatch: B, maxLength: T });
@@ -211,7 +228,11 @@ export class PpoTrainer {
     } else {
       this.ptx = null;
     }
-    this.optimizer = new AdamW(gpu, [...this.policy.params, ...this.value.params, this.valueHead], optimizer);
+    this.optimizer = new AdamW(gpu, [...this.policy.params, ...this.value.params, this.valueHead], optimizer, [
+      ...this.policy.params.map((p) => `policy.${p.spec.name}`),
+      ...this.value.params.map((p) => `value.${p.spec.name}`),
+      this.valueHead.spec.name,
+    ]);
     const N = B * T;
     const f = (label: string, n: number) => gpu.createBuffer(`ppo.${label}`, n * 4);
     this.buf = {
@@ -449,6 +470,18 @@ export class PpoTrainer {
 
   async getValueModel(): Promise<{ params: Map<string, Float32Array>; score: Float32Array }> {
     return { params: await this.value.getParameters(), score: await this.gpu.readF32(this.valueHead.value, 0, this.valueHead.spec.size) };
+  }
+
+  /** The optimizer moments and KL coefficient, for a resumable checkpoint. */
+  async getState(): Promise<PpoTrainerState> {
+    return { optimizer: await this.optimizer.getState(), beta: this.beta };
+  }
+
+  /** Continues a saved run: its moments and KL coefficient (the weights come through PpoModels). */
+  setState(state: PpoTrainerState): void {
+    if (!Number.isFinite(state.beta) || state.beta < 0) throw new Error(`the saved KL coefficient must be a finite number ≥ 0, got ${state.beta}`);
+    this.optimizer.setState(state.optimizer);
+    this.beta = state.beta;
   }
 
   destroy(): void {

@@ -5,7 +5,7 @@
  */
 import { epochPermutation } from '../data/sft.ts';
 import type { Gpu } from '../gpu/gpu.ts';
-import { PpoTrainer, type PpoModels, type PpoMetrics, type PpoSettings } from '../model/ppo-trainer.ts';
+import { PpoTrainer, type PpoModels, type PpoMetrics, type PpoSettings, type PpoTrainerState } from '../model/ppo-trainer.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { AdamWConfig } from '../train/adamw.ts';
 import { scheduleOf } from '../train/loop.ts';
@@ -51,6 +51,14 @@ export interface PpoRun {
   eosId: number;
   logEvery: number;
   saveEvery: number;
+  /**
+   * A resumed run: the steps done and the trainer's state after them (the
+   * weights come through `models`: policyParams, valueParams, valueScore and
+   * the SFT model as referenceParams). Step k's prompts, rollouts and
+   * minibatch orders depend on k alone, so the run continues as if never
+   * stopped.
+   */
+  start?: { step: number; state: PpoTrainerState };
 }
 
 export interface PpoHooks {
@@ -64,8 +72,10 @@ export async function runPpo(run: PpoRun, hooks: PpoHooks = {}): Promise<{ step:
   if (run.prompts.length === 0) throw new Error('no prompts to train on');
   const trainer = new PpoTrainer(run.gpu, run.models, run.settings, run.optimizer, run.eosId);
   let last: PpoMetrics | null = null;
-  let step = 0;
+  const first = run.start?.step ?? 0;
+  let step = first;
   try {
+    if (run.start) trainer.setState(run.start.state);
     for (; step < run.steps; ) {
       if (hooks.shouldStop?.()) break;
       const lr = learningRate(scheduleOf(run), step);
@@ -81,7 +91,7 @@ export async function runPpo(run: PpoRun, hooks: PpoHooks = {}): Promise<{ step:
       if (hooks.save && ((run.saveEvery > 0 && step % run.saveEvery === 0) || step === run.steps)) await hooks.save(step, trainer);
     }
     const stopped = step < run.steps;
-    if (stopped && step > 0 && hooks.save) await hooks.save(step, trainer);
+    if (stopped && step > first && hooks.save) await hooks.save(step, trainer);
     return { step, stopped, last };
   } finally {
     trainer.destroy();

@@ -122,13 +122,25 @@ export class AdamW implements StepOptimizer {
   private readonly hyper: GPUBuffer;
   private readonly partials: GPUBuffer;
   private readonly plan: GradNormPlan;
+  /** each tensor's key in getState/setState */
+  private readonly stateNames: readonly string[];
 
+  /**
+   * `stateNames`: each tensor's key in the saved moments (default: its
+   * parameter name); models that share names (PPO's policy and value model)
+   * pass distinct ones.
+   */
   constructor(
     private readonly gpu: Gpu,
     private readonly params: readonly ParamTensor[],
     readonly config: AdamWConfig = ADAMW_DEFAULTS,
+    stateNames?: readonly string[],
   ) {
     this.lr = config.lr;
+    this.stateNames = stateNames ?? params.map((p) => p.spec.name);
+    if (this.stateNames.length !== params.length) throw new Error(`AdamW: ${this.stateNames.length} state names for ${params.length} tensors`);
+    const repeated = this.stateNames.find((n, i) => this.stateNames.indexOf(n) !== i);
+    if (repeated !== undefined) throw new Error(`AdamW: two tensors share the state name ${repeated}; pass distinct stateNames`);
     const spans = planParamSpans(gpu, params);
     const { places, lengths } = arenaLayout(
       spans.map((s) => s.length),
@@ -165,9 +177,9 @@ export class AdamW implements StepOptimizer {
   async getState(): Promise<{ m: Map<string, Float32Array>; v: Map<string, Float32Array>; step: number }> {
     const m = new Map<string, Float32Array>();
     const v = new Map<string, Float32Array>();
-    for (const { p, span, first } of this.tensors()) {
-      m.set(p.spec.name, await this.gpu.readF32(span.m, first, p.spec.size));
-      v.set(p.spec.name, await this.gpu.readF32(span.v, first, p.spec.size));
+    for (const { p, span, first, name } of this.tensors()) {
+      m.set(name, await this.gpu.readF32(span.m, first, p.spec.size));
+      v.set(name, await this.gpu.readF32(span.v, first, p.spec.size));
     }
     return { m, v, step: this.step };
   }
@@ -175,17 +187,17 @@ export class AdamW implements StepOptimizer {
   setState(state: { m: ReadonlyMap<string, Float32Array>; v: ReadonlyMap<string, Float32Array>; step: number }): void {
     const tensors = this.tensors();
     // Check every tensor before writing any: a bad state leaves the moments as they were.
-    for (const { p } of tensors) {
-      const { name, size } = p.spec;
+    for (const { p, name } of tensors) {
+      const { size } = p.spec;
       const m = state.m.get(name);
       const v = state.v.get(name);
       if (!m || !v || m.length !== size || v.length !== size) {
         throw new Error(`optimizer state for ${name} is missing or has the wrong size (expected ${size})`);
       }
     }
-    for (const { p, span, first } of tensors) {
-      this.gpu.write(span.m, state.m.get(p.spec.name)!, first * 4);
-      this.gpu.write(span.v, state.v.get(p.spec.name)!, first * 4);
+    for (const { span, first, name } of tensors) {
+      this.gpu.write(span.m, state.m.get(name)!, first * 4);
+      this.gpu.write(span.v, state.v.get(name)!, first * 4);
     }
     this.step = state.step;
   }
@@ -195,10 +207,10 @@ export class AdamW implements StepOptimizer {
   }
 
   /** Each tensor, in the order given, with its span and first element there. */
-  private tensors(): { p: ParamTensor; span: ParamSpan; first: number }[] {
-    const out: { p: ParamTensor; span: ParamSpan; first: number }[] = new Array(this.params.length);
+  private tensors(): { p: ParamTensor; span: ParamSpan; first: number; name: string }[] {
+    const out: { p: ParamTensor; span: ParamSpan; first: number; name: string }[] = new Array(this.params.length);
     for (const span of this.spans) {
-      for (const { index, first } of span.members) out[index] = { p: this.params[index]!, span, first };
+      for (const { index, first } of span.members) out[index] = { p: this.params[index]!, span, first, name: this.stateNames[index]! };
     }
     return out;
   }

@@ -2,7 +2,7 @@ import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadModel, loadResumeState, saveCheckpoint, setSaveFaultHook, type CheckpointToSave } from '../../src/cli/run-dir.ts';
+import { loadModel, loadResumeState, saveCheckpoint, setSaveFaultHook, VALUE_DIR, type CheckpointToSave } from '../../src/cli/run-dir.ts';
 import { decodeModel, decodeModelFiles, decodeOptimizer, encodeModel, encodeOptimizer } from '../../src/io/checkpoint.ts';
 import { preset } from '../../src/model/config.ts';
 import { initParameters } from '../../src/model/params.ts';
@@ -140,6 +140,39 @@ describe('a checkpoint save is one transaction', () => {
       }
     });
     expect(points.filter((p) => p.startsWith('removed the earlier step'))).toHaveLength(2);
+  });
+
+  it('a PPO save holds the value model in value/ in the same transaction: policy, value model and moments are of one step', () => {
+    const withValue = (policy: Map<string, Float32Array>, value: Map<string, Float32Array>, step: number): CheckpointToSave => ({
+      ...resumable(policy, step),
+      trainerState: { step, stage: 'ppo', config: {}, klCoef: step / 10 },
+      value: { config, params: value },
+    });
+    const points = crashEverywhere(withValue(a, b, 1), withValue(b, a, 2), (dir, what, committed) => {
+      const resume = loadResumeState(dir)!;
+      expect(resume.trainer.step, what).toBe(committed ? 2 : 1);
+      expect(resume.trainer.klCoef, what).toBe(committed ? 0.2 : 0.1);
+      expectBitIdentical(committed ? b : a, loadModel(dir).params);
+      expectBitIdentical(committed ? a : b, loadModel(dir, VALUE_DIR).params);
+    });
+    // 6 files and a manifest staged, the commit, 6 files moved into place, the commit folder removed;
+    // the last save of crashEverywhere (no value model) removes value/ whole.
+    expect(points).toHaveLength(15);
+    expect(points).toContain('moved value/model.safetensors into place');
+    const dir = tempDir();
+    saveCheckpoint(dir, withValue(a, b, 1));
+    expect(readdirSync(join(dir, VALUE_DIR)).sort()).toEqual(['config.json', 'model.safetensors']);
+    expect(Object.keys(JSON.parse(readFileSync(join(dir, 'trainer_state.json'), 'utf8')).files).sort()).toEqual([
+      'model.safetensors',
+      'optimizer.safetensors',
+      'value/config.json',
+      'value/model.safetensors',
+    ]);
+    // A value model of another save is refused like the policy's.
+    const other = tempDir();
+    saveCheckpoint(other, withValue(a, a, 1));
+    copyFileSync(join(other, VALUE_DIR, 'model.safetensors'), join(dir, VALUE_DIR, 'model.safetensors'));
+    expect(() => loadResumeState(dir)).toThrow(/value\/model.safetensors is not the file trainer_state.json \(step 1\) was saved with/);
   });
 
   it('a resume refuses weights or optimizer state of another save', () => {

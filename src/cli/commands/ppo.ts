@@ -14,8 +14,22 @@ import { SCORE_NAME, scoreHeadCheckpoint } from '../../model/reward-model.ts';
 import { runPpo, tokenizePrompts } from '../../stages/ppo.ts';
 import { addOptimizerOptions, number, optimizerConfig, optimizerOptionsShape, resolveOptions } from '../options.ts';
 import { Progress } from '../progress.ts';
-import { resolveTokenizer } from '../tokenizer-choice.ts';
-import { appendMetrics, checkNewRunDir, loadModel, readInputFile, RUN_CONFIG_FILE, saveCheckpoint, writeFileAtomic } from '../run-dir.ts';
+import { resolveTokenizer, resumedTokenizer } from '../tokenizer-choice.ts';
+import { checkResume } from '../training-run.ts';
+import {
+  appendMetrics,
+  checkNewRunDir,
+  checkNotAnInput,
+  loadModel,
+  loadResumeState,
+  readInputFile,
+  RUN_CONFIG_FILE,
+  saveCheckpoint,
+  truncateMetrics,
+  VALUE_DIR,
+  writeFileAtomic,
+  type ResumeState,
+} from '../run-dir.ts';
 
 const positiveInt = z.number().int().positive();
 const schema = z.strictObject({
@@ -52,6 +66,7 @@ const schema = z.strictObject({
   seed: z.number().int().nonnegative(),
   logEvery: positiveInt,
   saveEvery: z.number().int().nonnegative(),
+  resume: z.boolean(),
 });
 
 export function registerPpo(program: Command): void {
@@ -74,7 +89,7 @@ export function registerPpo(program: Command): void {
     .option('--top-p <x>', 'nucleus sampling mass (1 = all)', number, d.topP)
     .option('--kl-coef <x>', 'beta: per-token KL penalty to the reference', number, d.klCoef)
     .addOption(new Option('--kl-estimator <name>', 'k1 = log p/p_ref, k3 = unbiased, lower variance').choices(['k1', 'k3']).default(d.klEstimator))
-    .option('--target-kl <x>', 'adaptive KL control: steer beta towards this KL per response')
+    .option('--target-kl <x>', 'adaptive KL control: steer beta towards this KL per response', number)
     .option('--kl-horizon <n>', 'adaptive KL control horizon', number, d.klHorizon)
     .option('--gamma <x>', 'discount', number, d.gamma)
     .option('--lam <x>', 'GAE lambda', number, d.lam)
@@ -91,13 +106,25 @@ export function registerPpo(program: Command): void {
     .option('--whiten-rewards', 'whiten per-token rewards before GAE (unit variance, mean kept)', false)
     .option('--seed <n>', 'seed of prompt order and sampling', number, 0)
     .option('--log-every <n>', 'log metrics every n PPO steps', number, 1)
-    .option('--save-every <n>', 'checkpoint every n steps (0 = at the end only)', number, 0);
+    .option('--save-every <n>', 'checkpoint every n steps (0 = at the end only)', number, 0)
+    .option('--resume', 'continue the run in --out from its last checkpoint (policy, value model, optimizer, KL coefficient), as if never stopped', false);
   // One AdamW and one gradient clip over policy and value together, as TRL.
   addOptimizerOptions(cmd, { lr: 1e-4, lrHelp: 'learning rate (TRL: 3e-6 for large models; small ones want more)', lrSchedule: 'constant', weightDecay: 0 });
   cmd.action(async () => {
-    const o = resolveOptions(cmd, schema);
+    let o = resolveOptions(cmd, schema);
     // Everything is checked before the first write, so that a refused start can be run again as it is.
-    checkNewRunDir(o.out, [['--init', o.init], ['--reward-model', o.rewardModel]], false);
+    const inputs = [['--init', o.init], ['--reward-model', o.rewardModel]] as const;
+    let resume: ResumeState | null = null;
+    if (o.resume) {
+      checkNotAnInput(o.out, inputs);
+      resume = loadResumeState(o.out);
+      if (!resume) throw new Error(`${o.out}: nothing to resume (no trainer_state.json)`);
+      // Without --tokenizer, the run's own (another is refused as a changed setting).
+      o = { ...o, tokenizer: o.tokenizer ?? resumedTokenizer(o.out, resume.trainer.config) };
+      checkResume('ppo', o, resume, schema);
+    } else {
+      checkNewRunDir(o.out, inputs, true);
+    }
     const sft = loadModel(o.init);
     const rm = loadModel(o.rewardModel);
     const rewardScore = rm.extra.get(SCORE_NAME);
@@ -122,6 +149,19 @@ export function registerPpo(program: Command): void {
       ],
       o.tokenizer,
     );
+    // A resumed run's policy and value model (with its head) come from --out; the KL reference stays the --init model.
+    let resumed: { policy: ReadonlyMap<string, Float32Array>; value: ReadonlyMap<string, Float32Array>; valueScore: Float32Array; klCoef: number } | null = null;
+    if (resume) {
+      const policy = loadModel(o.out);
+      const value = loadModel(o.out, VALUE_DIR);
+      const valueScore = value.extra.get(SCORE_NAME);
+      if (!valueScore) throw new Error(`${join(o.out, VALUE_DIR)}: no ${SCORE_NAME} in model.safetensors: not the value model of a PPO run`);
+      const klCoef = resume.trainer.klCoef;
+      if (typeof klCoef !== 'number' || !Number.isFinite(klCoef) || klCoef < 0) {
+        throw new Error(`${join(o.out, 'trainer_state.json')}: "klCoef" must be the run's KL coefficient (a number ≥ 0): not a resumable PPO checkpoint`);
+      }
+      resumed = { policy: policy.params, value: value.params, valueScore, klCoef };
+    }
     const room = sft.config.nPositions - o.responseLength;
     if (room < 1) throw new Error(`--response-length ${o.responseLength} leaves no room for a prompt in a context of ${sft.config.nPositions}`);
     const records = loadPrompts(readInputFile(o.data), o.data);
@@ -144,25 +184,33 @@ export function registerPpo(program: Command): void {
       // What the device cannot hold stops here, before any file is written.
       planBatch(gpu, sft.config, 1, data.longest + o.responseLength);
       mkdirSync(o.out, { recursive: true });
-      writeFileAtomic(join(o.out, RUN_CONFIG_FILE), `${JSON.stringify({ stage: 'ppo', ...o, tokenizer: tokenizer.name }, null, 2)}\n`);
+      writeFileAtomic(join(o.out, RUN_CONFIG_FILE), `${JSON.stringify({ stage: 'ppo', ...o, resume: undefined, tokenizer: tokenizer.name }, null, 2)}\n`);
+      if (resume) truncateMetrics(o.out, resume.trainer.step);
     } catch (e) {
       gpu.destroy();
       throw e;
     }
-    console.log(`ppo: ${data.prompts.length} prompts (longest ${data.longest} tokens); policy from ${o.init}, reward model ${o.rewardModel}`);
+    console.log(
+      `ppo: ${data.prompts.length} prompts (longest ${data.longest} tokens); ` +
+        (resume ? `resumed at step ${resume.trainer.step} of ${o.out}` : `policy from ${o.init}`) +
+        `, reward model ${o.rewardModel}`,
+    );
     let stopRequested = false;
     const onSignal = () => {
       stopRequested = true;
     };
     process.once('SIGINT', onSignal);
-    const progress = new Progress('ppo', o.steps);
+    const progress = new Progress('ppo', o.steps, resume?.trainer.step ?? 0);
     try {
       const result = await runPpo(
         {
           gpu,
           models: {
             policyConfig: sft.config,
-            policyParams: sft.params,
+            policyParams: resumed?.policy ?? sft.params,
+            referenceParams: sft.params,
+            valueParams: resumed?.value,
+            valueScore: resumed?.valueScore,
             rewardConfig: rm.config,
             rewardParams: rm.params,
             rewardScore,
@@ -203,6 +251,7 @@ export function registerPpo(program: Command): void {
           eosId: tokenizer.eosId,
           logEvery: o.logEvery,
           saveEvery: o.saveEvery,
+          start: resume && resumed ? { step: resume.trainer.step, state: { optimizer: resume.optimizer, beta: resumed.klCoef } } : undefined,
         },
         {
           onStep: (step, m) => progress.update(step, { loss: m['objective/scores'] }),
@@ -211,18 +260,16 @@ export function registerPpo(program: Command): void {
             progress.log(step, { scores: m['objective/scores'], kl: m['objective/kl'], 'loss/policy': m['loss/policy_avg'], 'loss/value': m['loss/value_avg'] });
           },
           save: async (step, trainer) => {
+            // Policy, value model, moments and KL coefficient in one transaction: a crash leaves one step's set.
             const value = await trainer.getValueModel();
-            saveCheckpoint(join(o.out, 'value'), {
-              config: rm.config,
-              params: value.params,
-              ...scoreHeadCheckpoint(rm.config, value.score, tokenizer.eosId),
-              tokenizer: tokenizer.name,
-            });
+            const state = await trainer.getState();
             saveCheckpoint(o.out, {
               config: sft.config,
               params: await trainer.getPolicyParameters(),
-              trainerState: { step, stage: 'ppo', config: { ...o, tokenizer: tokenizer.name } },
               tokenizer: tokenizer.name,
+              optimizer: state.optimizer,
+              trainerState: { step, stage: 'ppo', config: { ...o, resume: undefined, tokenizer: tokenizer.name }, klCoef: state.beta },
+              value: { config: rm.config, params: value.params, ...scoreHeadCheckpoint(rm.config, value.score, tokenizer.eosId), tokenizer: tokenizer.name },
             });
           },
           shouldStop: () => stopRequested,
