@@ -78,6 +78,8 @@ export interface PausedRun {
   step: number;
   steps: number;
   optimizer: OptimizerState;
+  /** PPO: the value model and the KL coefficient (the policy is run.policy, saved with it) */
+  ppo?: { value: { params: Map<string, Float32Array>; score: Float32Array }; beta: number };
 }
 
 export interface RunState {
@@ -312,7 +314,7 @@ export class Session extends EventTarget {
     try {
       if (stage === 'pretrain' || stage === 'sft') await this.trainLanguageModel(stage, this.run.settings[stage], resume);
       else if (stage === 'reward') await this.trainRewardModel(this.run.settings.reward, resume);
-      else await this.trainPpo(this.run.settings.ppo);
+      else await this.trainPpo(this.run.settings.ppo, resume);
     } catch (e) {
       this.error = `${stage}: ${(e as Error).message}`;
       this.log(this.error);
@@ -482,8 +484,12 @@ export class Session extends EventTarget {
     this.finish('reward', result.stopped, result.step, last ? `accuracy ${(last.accuracy ?? NaN).toFixed(2)}` : '');
   }
 
-  /** PPO starts from the SFT reference each time (the library's PPO does not resume), so Pause acts as Stop. */
-  private async trainPpo(s: PpoStageSettings): Promise<void> {
+  /**
+   * PPO from the SFT reference, or resumed where Pause left it: the paused
+   * policy, value model, moments and KL coefficient, and the step (rollouts
+   * are seeded by it), so a paused run ends where an uninterrupted one would.
+   */
+  private async trainPpo(s: PpoStageSettings, resume: PausedRun | null): Promise<void> {
     const gpu = this.gpu!;
     const rm = this.run.rewardModel;
     const reference = this.run.reference ?? this.run.policy;
@@ -498,11 +504,22 @@ export class Session extends EventTarget {
     const data = this.dataset('prompts');
     const prompts = tokenizePrompts(loadPrompts(data.text, data.source), tokenizer, room);
     for (const skip of prompts.skipped.slice(0, 3)) this.log(`${data.source}:${skip.line}: skipped: ${skip.reason}`);
-    const hooks = this.loopHooks('ppo', s.steps, 0, s.profileEvery);
+    const resumed = resume?.ppo && this.run.policy ? { ...resume, ppo: resume.ppo, policy: this.run.policy } : null;
+    if (resume && !resumed) throw new Error('the paused PPO run lacks its value model or policy: press Stop, then start PPO again');
+    const hooks = this.loopHooks('ppo', s.steps, resumed?.step ?? 0, s.profileEvery);
     const result = await runPpo(
       {
         gpu,
-        models: { policyConfig: config, policyParams: reference.params, rewardConfig: rm.config, rewardParams: rm.params, rewardScore: rm.score },
+        models: {
+          policyConfig: config,
+          policyParams: resumed?.policy.params ?? reference.params,
+          referenceParams: reference.params,
+          valueParams: resumed?.ppo.value.params,
+          valueScore: resumed?.ppo.value.score,
+          rewardConfig: rm.config,
+          rewardParams: rm.params,
+          rewardScore: rm.score,
+        },
         settings: {
           ...PPO_DEFAULTS,
           batchSize: s.batchSize,
@@ -523,12 +540,15 @@ export class Session extends EventTarget {
         eosId: tokenizer.eosId,
         logEvery: 1,
         saveEvery: s.sampleEvery,
+        start: resumed ? { step: resumed.step, state: { optimizer: resumed.optimizer, beta: resumed.ppo.beta } } : undefined,
       },
       {
         onStep: (step) => hooks.stepDone(step),
         onLog: (step, m) => this.record('ppo', { step, ...m }),
         save: async (step, trainer) => {
+          const state = await trainer.getState();
           this.run.policy = { config, params: await trainer.getPolicyParameters() };
+          this.run.paused = { stage: 'ppo', step, steps: s.steps, optimizer: state.optimizer, ppo: { value: await trainer.getValueModel(), beta: state.beta } };
           this.persist(false, true);
           await this.refreshSamples('ppo', step);
         },

@@ -160,9 +160,42 @@ describe('demo page in headless Chromium', () => {
     expect(await page.evaluate(() => (document.querySelector('rlhf-app') as unknown as { session: { error: string | null } }).session.error)).toBeNull();
     console.log(`reward model: ${((performance.now() - started) / 1000).toFixed(1)} s`);
     started = performance.now();
+    // PPO paused after its first step (from the change event of that step, before the next begins), then resumed.
+    await page.evaluate(() => {
+      const s = (document.querySelector('rlhf-app') as unknown as { session: EventTarget & { running: string | null; progress: { step: number } | null; pause(): void } }).session;
+      const pauseAfterFirst = () => {
+        if (s.running === 'ppo' && s.progress?.step === 1) {
+          s.removeEventListener('change', pauseAfterFirst);
+          s.pause();
+        }
+      };
+      s.addEventListener('change', pauseAfterFirst);
+    });
     await page.locator('#train-ppo').click();
     await waitIdle(page);
-    console.log(`PPO: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const paused = await page.evaluate(() => {
+      const s = (document.querySelector('rlhf-app') as unknown as { session: { run: { paused: { stage: string; step: number } | null; metrics: Record<string, unknown[]> } } }).session;
+      return { paused: s.run.paused && { stage: s.run.paused.stage, step: s.run.paused.step }, logged: s.run.metrics.ppo!.length };
+    });
+    expect(paused).toEqual({ paused: { stage: 'ppo', step: 1 }, logged: 1 });
+    await page.locator('#train-ppo').click(); // resumes the paused run
+    await waitIdle(page);
+    console.log(`PPO (paused and resumed): ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    /** The policy's weights, hashed (FNV-1a over their bits), and PPO's logged KL per step. */
+    const policyAndKl = () =>
+      page.evaluate(() => {
+        const s = (document.querySelector('rlhf-app') as unknown as { session: { run: { policy: { params: Map<string, Float32Array> }; metrics: Record<string, Record<string, number>[]> } } }).session;
+        let h = 0x811c9dc5;
+        for (const [, w] of [...s.run.policy.params].sort(([a], [b]) => (a < b ? -1 : 1))) {
+          for (const x of new Uint32Array(w.buffer, w.byteOffset, w.length)) h = Math.imul(h ^ x, 0x01000193) >>> 0;
+        }
+        return { hash: h, kl: s.run.metrics.ppo!.map((m) => m['objective/kl']) };
+      });
+    const resumedRun = await policyAndKl();
+    // The same PPO run never paused ends on the same weights, bit for bit.
+    await page.locator('#train-ppo').click();
+    await waitIdle(page);
+    expect(await policyAndKl()).toEqual(resumedRun);
     const learned = await page.evaluate(() => {
       const s = (document.querySelector('rlhf-app') as unknown as { session: { error: string | null; run: { rewardModel: unknown; metrics: Record<string, Record<string, number>[]>; settings: { ppo: { steps: number }; reward: { steps: number } } } } }).session;
       return { error: s.error, rewardModel: s.run.rewardModel !== null, reward: s.run.metrics.reward!.length, ppo: s.run.metrics.ppo!.map((m) => m['objective/kl']), steps: [s.run.settings.reward.steps, s.run.settings.ppo.steps] };
