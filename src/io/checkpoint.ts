@@ -5,7 +5,7 @@
  * and for resumable runs `optimizer.safetensors` + `trainer_state.json`.
  */
 import type { GPTConfig } from '../model/config.ts';
-import { configFromHF, configToHF, paramsFromHF, paramsToHF } from './hf-gpt2.ts';
+import { configFromHF, configToHF, HF_TRUNK_PREFIX, paramsFromHF, paramsToHF } from './hf-gpt2.ts';
 import { parseSafetensors, serializeSafetensors, tensorToFloat32 } from './safetensors.ts';
 
 export const CONFIG_FILE = 'config.json';
@@ -50,7 +50,15 @@ export function encodeModel(
   params: ReadonlyMap<string, Float32Array>,
   options: { extraConfig?: Record<string, unknown>; extraTensors?: ReadonlyMap<string, { shape: number[]; data: Float32Array }> } = {},
 ): { config: string; model: Uint8Array } {
-  const tensors: [string, { dtype: 'F32'; shape: number[]; data: Float32Array }][] = paramsToHF(new Map(params), config);
+  // With a head beside the trunk (a reward or value model's score.weight), the trunk's names take
+  // `transformer.` as GPT2ForSequenceClassification.save_pretrained writes them: transformers 4.x
+  // refuses a head beside unprefixed trunk names ("the state dictionary … is corrupted"). Language
+  // models keep the hub's gpt2 layout (no prefix). We read both.
+  const prefix = options.extraTensors?.size ? HF_TRUNK_PREFIX : '';
+  const tensors: [string, { dtype: 'F32'; shape: number[]; data: Float32Array }][] = paramsToHF(new Map(params), config).map(([name, t]) => [
+    prefix + name,
+    t,
+  ]);
   for (const [name, { shape, data }] of options.extraTensors ?? []) tensors.push([name, { dtype: 'F32', shape, data }]);
   return {
     config: `${JSON.stringify(configToHF(config, options.extraConfig), null, 2)}\n`,

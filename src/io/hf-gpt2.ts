@@ -15,7 +15,9 @@ const LAYER_NORM_EPS = 1e-5;
 /** HF names of the tanh-approximated GELU the kernels implement. */
 const TANH_GELU = ['gelu_new', 'gelu_pytorch_tanh'];
 
-const PREFIX = 'transformer.';
+/** The trunk's prefix in transformers' own saves (GPT2LMHeadModel, GPT2ForSequenceClassification). */
+export const HF_TRUNK_PREFIX = 'transformer.';
+const PREFIX = HF_TRUNK_PREFIX;
 /** Causal-mask buffers older `transformers` versions saved with the weights. */
 const ATTENTION_BUFFER = /^(transformer\.)?h\.\d+\.attn\.(bias|masked_bias)$/;
 /** The LM head is tied to wte, so its copy (when saved) carries nothing new. */

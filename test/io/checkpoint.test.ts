@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadModel, loadResumeState, saveCheckpoint, setSaveFaultHook, VALUE_DIR, type CheckpointToSave } from '../../src/cli/run-dir.ts';
 import { decodeModel, decodeModelFiles, decodeOptimizer, encodeModel, encodeOptimizer } from '../../src/io/checkpoint.ts';
+import { parseSafetensors } from '../../src/io/safetensors.ts';
 import { preset } from '../../src/model/config.ts';
 import { initParameters } from '../../src/model/params.ts';
 
@@ -48,6 +49,21 @@ describe('checkpoints', () => {
     expect(readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json']);
     expectBitIdentical(params, loadModel(dir).params);
     expect(loadResumeState(dir)!.trainer.step).toBe(3);
+  });
+
+  it("write a reward model's trunk under transformer. beside score.weight, as transformers 4.x requires, and read it back", () => {
+    const params = initParameters(config, 12);
+    const score = new Float32Array(config.nEmbd).map((_, i) => i / 100);
+    const extraTensors = new Map([['score.weight', { shape: [1, config.nEmbd], data: score }]]);
+    const { config: json, model } = encodeModel(config, params, { extraTensors });
+    const names = [...parseSafetensors(model, 'rm').tensors.keys()];
+    expect(names.filter((n) => n !== 'score.weight').every((n) => n.startsWith('transformer.'))).toBe(true);
+    expect(names).toContain('score.weight');
+    const back = decodeModel(json, model, 'rm');
+    expectBitIdentical(params, back.params);
+    expect(back.extra.get('score.weight')).toEqual(score);
+    // A language model keeps the hub's gpt2 names.
+    expect([...parseSafetensors(encodeModel(config, params).model, 'lm').tensors.keys()].some((n) => n.startsWith('transformer.'))).toBe(false);
   });
 
   it('name the folder and file when one is missing or truncated', () => {
