@@ -35,6 +35,8 @@ export {
 export { configFromHF, configToHF, paramsFromHF, paramsToHF } from './io/hf-gpt2.ts';
 
 export * as kernels from './kernels/index.ts';
+/** The matmul variant per adapter: measured once and kept in a TuningStore (localStorageTuningStore() in a browser). */
+export { autotuneMatmul, localStorageTuningStore, memoryTuningStore, parseMatmulPin, type AutotuneOptions, type MatmulTuning, type TuningStore } from './kernels/matmul-autotune.ts';
 export * as reference from './reference/index.ts';
 export {
   decodeModel,
@@ -65,7 +67,7 @@ export { buildSftData, type SftDataOptions } from './stages/sft.ts';
 export { buildRewardData, runRewardModel, evaluateRewardModel, type RewardData, type RewardRun, type RewardHooks } from './stages/reward.ts';
 export { runPpo, tokenizePrompts, promptBatch, type PpoRun, type PpoHooks, type PpoPrompts } from './stages/ppo.ts';
 export { comparePolicies, type ComparisonReport, type ComparisonSample, type PolicyWeights } from './stages/evaluate.ts';
-export { PPO_DEFAULTS, PpoTrainer, type PpoSettings, type PpoMetrics, type PpoModels, type PpoTrainerState } from './model/ppo-trainer.ts';
+export { PPO_DEFAULTS, PpoTrainer, type PpoSettings, type PpoMetrics, type PpoModels, type PpoTrainerState } from './train/ppo-trainer.ts';
 export { RewardModel, SCORE_NAME, rewardPadTokenId, scoreHeadCheckpoint, sequenceClassificationConfig } from './model/reward-model.ts';
 export type { DataInput } from './stages/language-model.ts';
 export type { TrainLoopResult, SaveCheckpoint } from './train/loop.ts';

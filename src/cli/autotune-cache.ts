@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { autotuneMatmul, parseMatmulPin, TUNED_LAYOUTS, type MatmulTuning, type TuningStore } from '../gpu/autotune.ts';
+import { autotuneMatmul, parseMatmulPin, TUNED_LAYOUTS, type MatmulTuning, type TuningStore } from '../kernels/matmul-autotune.ts';
 import { requestGpu } from '../gpu/device.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { MatmulVariant, MatmulVariantChoice } from '../kernels/matmul.ts';

@@ -3,7 +3,7 @@
  * epoch), so batch k can be rebuilt at any step: a resumed run sees the same
  * batches as one that never stopped.
  */
-import { Rng } from '../reference/random.ts';
+import { Rng } from './random.ts';
 
 /** A seeded permutation of 0..n-1 for epoch `epoch` (Fisher–Yates). */
 export function epochPermutation(n: number, seed: number, epoch: number): Int32Array {

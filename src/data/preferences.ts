@@ -4,10 +4,10 @@
  * response through the model once per step and contributes all C(K,2) pairs
  * (InstructGPT's point, which TRL's pair format loses).
  */
-import { Rng } from '../reference/random.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { PreferenceRecord } from './formats.ts';
 import { epochPermutation } from './permutation.ts';
+import { Rng } from './random.ts';
 
 export interface Comparison {
   /** indices into the group's responses */

@@ -11,8 +11,8 @@
  * Batches are pure functions of the step (seeded per-epoch shuffles), which
  * makes resumed runs exact.
  */
-import type { Batch } from '../model/gpt.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import type { Batch } from './batch.ts';
 import { DEFAULT_CHAT_TEMPLATE, encodeSegments, sftSegments, type ChatTemplate } from './chat-template.ts';
 import type { SftExample } from './formats.ts';
 import { epochPermutation } from './permutation.ts';

@@ -1,5 +1,5 @@
 /** Pretraining batches from one tokenized corpus. */
-import type { Batch } from '../model/gpt.ts';
+import type { Batch } from './batch.ts';
 import { epochPermutation } from './permutation.ts';
 
 function positiveInteger(name: string, value: number): void {

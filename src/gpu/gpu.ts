@@ -3,7 +3,7 @@
  * and bind groups, so that a training step creates nothing after the first.
  */
 import { bufferOf, isWindow, offsetOf, type Binding } from './buffers.ts';
-import type { Profiler } from './profiler.ts';
+import type { DispatchProfiler } from './dispatch-profiler.ts';
 import { shaderSource } from './shaders.ts';
 
 export interface GpuLimits {
@@ -44,7 +44,7 @@ export class Gpu {
    * dispatches with this one: how a caller profiles one step of a stage runner
    * that records deep inside (the demo's shader timings).
    */
-  profiler: Profiler | undefined;
+  profiler: DispatchProfiler | undefined;
 
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, GPUComputePipeline>();

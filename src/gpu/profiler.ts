@@ -7,22 +7,15 @@
  * its submission, if later) to when it finished this one. Coarser, and it
  * includes per-submission overhead, but it names the same kernels.
  */
+import type { DispatchProfiler, DispatchTiming, KernelWork } from './dispatch-profiler.ts';
 import type { Gpu } from './gpu.ts';
-import type { KernelWork } from './recorder.ts';
 
-export interface DispatchTiming {
-  name: string;
-  /** GPU start time in ns, relative to the first dispatch of the collection (NaN without timestamps) */
-  startNs: number;
-  durationNs: number;
-  flops: number;
-  bytes: number;
-}
+export type { DispatchTiming } from './dispatch-profiler.ts';
 
 /** Query sets are made in blocks of this many dispatches (two queries each). */
 const BLOCK = 1024;
 
-export class Profiler {
+export class Profiler implements DispatchProfiler {
   readonly timestamps: boolean;
   /** times measured on the CPU, per submission (no timestamps) */
   readonly cpuTimings: boolean;

@@ -5,26 +5,21 @@
  * without timestamp queries, its own submission, timed on the CPU).
  */
 import { bufferOf, offsetOf, type Binding } from './buffers.ts';
+import type { DispatchProfiler, KernelWork } from './dispatch-profiler.ts';
 import type { Gpu } from './gpu.ts';
-import type { Profiler } from './profiler.ts';
 
-/** What one dispatch does, for GFLOP/s and GB/s in profiles. */
-export interface KernelWork {
-  flops?: number;
-  /** bytes read plus bytes written, counting each tensor once */
-  bytes?: number;
-}
+export type { KernelWork } from './dispatch-profiler.ts';
 
 export class Recorder {
   private currentEncoder: GPUCommandEncoder;
   private pass: GPUComputePassEncoder | null = null;
   private submitted = false;
   /** the given profiler, else the one attached to the Gpu (if any) */
-  readonly profiler?: Profiler;
+  readonly profiler?: DispatchProfiler;
 
   constructor(
     readonly gpu: Gpu,
-    profiler?: Profiler,
+    profiler?: DispatchProfiler,
   ) {
     this.currentEncoder = gpu.device.createCommandEncoder();
     this.profiler = profiler ?? gpu.profiler;

@@ -17,7 +17,6 @@
  * slice order), so results depend on the plan, which the store keeps fixed
  * per adapter between runs.
  */
-import type { TuningStore } from '../gpu/autotune.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { Profiler } from '../gpu/profiler.ts';
 import { Recorder } from '../gpu/recorder.ts';
@@ -32,6 +31,7 @@ import {
   type BlockedPlan,
   type ObservedShape,
 } from './matmul.ts';
+import type { TuningStore } from './matmul-autotune.ts';
 
 export interface PlanTiming {
   plan: BlockedPlan;

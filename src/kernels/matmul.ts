@@ -160,7 +160,7 @@ const KERNELS: Record<MatmulVariant, [string, string]> = {
 // Per device rather than on Gpu, so that the choice stays a concern of this kernel.
 const chosenVariants = new WeakMap<Gpu, MatmulVariantChoice>();
 
-/** Use these variants for gemms on this device that do not name one (see gpu/autotune.ts). */
+/** Use these variants for gemms on this device that do not name one (see matmul-autotune.ts). */
 export function setMatmulVariants(gpu: Gpu, choice: MatmulVariantChoice): void {
   chosenVariants.set(gpu, { ...choice });
 }

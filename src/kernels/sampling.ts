@@ -1,11 +1,11 @@
 /**
- * Choosing next tokens on the GPU (see shaders/sampling.wgsl; the CPU spec is
- * src/reference/sampling.ts). Outputs are written in place into the
+ * Choosing next tokens on the GPU (see shaders/sampling.wgsl; its CPU twin,
+ * the tests' spec, is sampling-cpu.ts). Outputs are written in place into the
  * generation state: `seq`, `logprobs` and `done`.
  */
 import type { Binding } from '../gpu/buffers.ts';
 import type { Recorder } from '../gpu/recorder.ts';
-import { inverseTemperature, type SequenceRules } from '../reference/sampling.ts';
+import { inverseTemperature, type SequenceRules } from './sampling-cpu.ts';
 
 export type { SequenceRules };
 

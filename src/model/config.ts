@@ -1,4 +1,5 @@
 /** GPT-2 model configuration and the named presets. */
+import { BYTES_VOCAB, GPT2_VOCAB } from '../tokenizer/vocab.ts';
 
 export interface GPTConfig {
   /** L: transformer blocks */
@@ -13,10 +14,8 @@ export interface GPTConfig {
   vocabSize: number;
 }
 
-/** Vocabulary of the `bytes` tokenizer: 256 byte values and EOS. */
-export const BYTES_VOCAB = 257;
-/** Vocabulary of the GPT-2 BPE tokenizer. */
-export const GPT2_VOCAB = 50257;
+// The tokenizers' vocabulary sizes (tokenizer/vocab.ts), re-exported beside the presets that use them.
+export { BYTES_VOCAB, GPT2_VOCAB };
 
 /**
  * Presets. `tiny` is for tests (seconds on a CPU adapter), `small` and `mid`

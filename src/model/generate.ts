@@ -28,7 +28,7 @@
  *
  * kvCache: false recomputes the whole forward pass over every prefix each
  * step with a GPT sharing the parameters and chooses with the CPU reference
- * sampler (src/reference/sampling.ts), which makes the same choices as the
+ * sampler (src/kernels/sampling-cpu.ts), which makes the same choices as the
  * GPU kernel: the baseline the cache is measured against, and the tests'
  * oracle.
  */
@@ -44,7 +44,7 @@ import { layernormForward } from '../kernels/layernorm.ts';
 import { gemm, matmulForward } from '../kernels/matmul.ts';
 import { residualForward } from '../kernels/residual.ts';
 import { sampleTokens, type SamplingSettings, type SequenceRules } from '../kernels/sampling.ts';
-import { sampleStep } from '../reference/sampling.ts';
+import { sampleStep } from '../kernels/sampling-cpu.ts';
 import { GPT } from './gpt.ts';
 
 export interface GenerateOptions {

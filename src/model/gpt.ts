@@ -4,6 +4,7 @@
  * step (forward, backward, AdamW) is one command encoder, submitted once, and
  * reads back only the loss and the gradient norm.
  */
+import type { Batch } from '../data/batch.ts';
 import { window, type BufferWindow } from '../gpu/buffers.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Profiler } from '../gpu/profiler.ts';
@@ -22,18 +23,7 @@ import { ParamArena, type ParamTensor } from './param-arena.ts';
 import { parameterTable } from './params.ts';
 
 export type { ParamTensor } from './param-arena.ts';
-
-/** A batch of B sequences of T tokens, row-major (B,T). */
-export interface Batch {
-  tokens: Int32Array;
-  /** next-token targets; ignored where the weight is 0 */
-  targets: Int32Array;
-  /**
-   * Loss weight per position, 0 to mask it (e.g. SFT prompts). Normalised to
-   * sum to 1, so the loss is the mean over counted positions. Default: all 1.
-   */
-  weights?: Float32Array;
-}
+export type { Batch } from '../data/batch.ts';
 
 interface MicroInputs {
   tokens: GPUBuffer; // (b,T) i32

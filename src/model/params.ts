@@ -6,7 +6,7 @@
  * so those tensors (`conv1d: true`) are transposed when checkpoints are read
  * or written.
  */
-import { Rng } from '../reference/random.ts';
+import { Rng } from '../data/random.ts';
 import type { GPTConfig } from './config.ts';
 
 export type ParamInit = 'normal' | 'residual' | 'zeros' | 'ones';

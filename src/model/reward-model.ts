@@ -6,11 +6,11 @@
  */
 import type { RewardBatch } from '../data/preferences.ts';
 import { pairSlots } from '../data/preferences.ts';
+import { Rng } from '../data/random.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Profiler } from '../gpu/profiler.ts';
 import { Recorder } from '../gpu/recorder.ts';
 import { preferenceLoss, rewardBackward, rewardForward, type RewardShape } from '../kernels/reward.ts';
-import { Rng } from '../reference/random.ts';
 import type { GPTConfig } from './config.ts';
 import { GPT, type GPTOptions, type ParamTensor, type StepOptimizer } from './gpt.ts';
 import { ParamArena } from './param-arena.ts';

@@ -12,7 +12,6 @@ import { preset, type GPTConfig } from '../model/config.ts';
 import { Generator } from '../model/generate.ts';
 import { GPT } from '../model/gpt.ts';
 import { initParameters } from '../model/params.ts';
-import { PPO_DEFAULTS, type PpoMetrics, type PpoSettings } from '../model/ppo-trainer.ts';
 import { SCORE_NAME } from '../model/reward-model.ts';
 import { loadPrompts } from '../data/formats.ts';
 import { goldJudge, goldRankingRecord, goldScore } from '../task/labeler.ts';
@@ -20,6 +19,7 @@ import { makeTaskDatasets, parseTaskPrompt, type TaskSizes } from '../task/datas
 import { BytesTokenizer } from '../tokenizer/bytes.ts';
 import { ADAMW_DEFAULTS, type AdamWConfig } from '../train/adamw.ts';
 import type { StepMetrics } from '../train/loop.ts';
+import { PPO_DEFAULTS, type PpoMetrics, type PpoSettings } from '../train/ppo-trainer.ts';
 import { comparePolicies, type ComparisonReport, type ComparisonSample } from './evaluate.ts';
 import { runLanguageModel } from './language-model.ts';
 import { runPpo, tokenizePrompts } from './ppo.ts';

@@ -5,10 +5,10 @@
  */
 import { epochPermutation } from '../data/sft.ts';
 import type { Gpu } from '../gpu/gpu.ts';
-import { PpoTrainer, type PpoModels, type PpoMetrics, type PpoSettings, type PpoTrainerState } from '../model/ppo-trainer.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { AdamWConfig } from '../train/adamw.ts';
 import { scheduleOf } from '../train/loop.ts';
+import { PpoTrainer, type PpoModels, type PpoMetrics, type PpoSettings, type PpoTrainerState } from '../train/ppo-trainer.ts';
 import { learningRate, type ScheduleName } from '../train/schedule.ts';
 
 export interface PpoPrompts {

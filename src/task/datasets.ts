@@ -4,7 +4,7 @@
  * corpus that teaches the language and the facts but also the bad habits,
  * SFT demonstrations, and prompts for ranking, PPO and held-out evaluation.
  */
-import { Rng } from '../reference/random.ts';
+import { Rng } from '../data/random.ts';
 import { addPrompt, badAnswer, chatPrompt, colorPrompt, COLORS, demonstration, greetPrompt, HOBBIES, hobbyPrompt, makePrompt, makePrompts, NAMES, OPERANDS, type PromptKind, type TaskPrompt } from './world.ts';
 
 export interface TaskDatasets {

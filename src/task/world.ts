@@ -4,7 +4,7 @@
  * language model picks up from its corpus (wrong, rude, unhelpful, harmful,
  * unfinished answers). Everything is seeded and deterministic.
  */
-import { Rng } from '../reference/random.ts';
+import { Rng } from '../data/random.ts';
 
 export type PromptKind = 'add' | 'greet' | 'color' | 'hobby';
 

@@ -4,8 +4,8 @@
  */
 import tokenTable from 'gpt-tokenizer/bpeRanks/r50k_base';
 import { encode } from 'gpt-tokenizer/encoding/r50k_base';
-import { GPT2_VOCAB } from '../model/config.ts';
 import type { Tokenizer } from './tokenizer.ts';
+import { GPT2_VOCAB } from './vocab.ts';
 
 /** `<|endoftext|>`, the only special token of GPT-2. */
 const EOS = GPT2_VOCAB - 1;

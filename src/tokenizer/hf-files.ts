@@ -23,8 +23,8 @@
  * checkpoint they belong to.
  */
 import tokenTable from 'gpt-tokenizer/bpeRanks/r50k_base';
-import { BYTES_VOCAB, GPT2_VOCAB } from '../model/config.ts';
 import { TOKENIZERS, type TokenizerName } from './index.ts';
+import { BYTES_VOCAB, GPT2_VOCAB } from './vocab.ts';
 
 export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
 export const TOKENIZER_JSON_FILE = 'tokenizer.json';

@@ -5,8 +5,8 @@ import type { Tokenizer } from './tokenizer.ts';
 export type { Tokenizer } from './tokenizer.ts';
 export { BytesTokenizer } from './bytes.ts';
 export { Gpt2Tokenizer } from './gpt2.ts';
-// The model's vocabulary sizes live with GPTConfig; the tokenizers use the same constants.
-export { BYTES_VOCAB, GPT2_VOCAB } from '../model/config.ts';
+// The tokenizers' vocabulary sizes; the model presets (model/config.ts) take them.
+export { BYTES_VOCAB, GPT2_VOCAB } from './vocab.ts';
 
 export const TOKENIZERS = ['bytes', 'gpt2'] as const;
 export type TokenizerName = (typeof TOKENIZERS)[number];

@@ -6,7 +6,7 @@ import {
   TUNED_LAYOUTS,
   tuningKey,
   type MatmulTuning,
-} from '../../src/gpu/autotune.ts';
+} from '../../src/kernels/matmul-autotune.ts';
 import type { Gpu } from '../../src/gpu/gpu.ts';
 import { defaultVariant, matmulVariantsOf, setMatmulVariants } from '../../src/kernels/matmul.ts';
 import { testGpu } from '../helpers.ts';

@@ -11,7 +11,7 @@ import { preset } from '../../src/model/config.ts';
 import { Generator } from '../../src/model/generate.ts';
 import { GPT } from '../../src/model/gpt.ts';
 import { initParameters } from '../../src/model/params.ts';
-import { PPO_DEFAULTS, PpoTrainer } from '../../src/model/ppo-trainer.ts';
+import { PPO_DEFAULTS, PpoTrainer } from '../../src/train/ppo-trainer.ts';
 import { RewardModel } from '../../src/model/reward-model.ts';
 import { sampleRow, sampleStep, type SequenceRules } from '../../src/reference/sampling.ts';
 import { randn, Rng, run, testGpu, upload, zeros } from '../helpers.ts';

@@ -12,7 +12,7 @@ import { preset } from '../../src/model/config.ts';
 import { Generator } from '../../src/model/generate.ts';
 import { GPT } from '../../src/model/gpt.ts';
 import { initParameters } from '../../src/model/params.ts';
-import { PPO_DEFAULTS, PpoTrainer } from '../../src/model/ppo-trainer.ts';
+import { PPO_DEFAULTS, PpoTrainer } from '../../src/train/ppo-trainer.ts';
 import { RewardModel } from '../../src/model/reward-model.ts';
 import { testGpu } from '../helpers.ts';
 

@@ -9,7 +9,7 @@ import { planBatch } from '../../model/activations.ts';
 import type { GPTConfig } from '../../model/config.ts';
 import type { Batch } from '../../model/gpt.ts';
 import { requestCommandGpu } from '../autotune-cache.ts';
-import { PPO_DEFAULTS } from '../../model/ppo-trainer.ts';
+import { PPO_DEFAULTS } from '../../train/ppo-trainer.ts';
 import { SCORE_NAME, scoreHeadCheckpoint } from '../../model/reward-model.ts';
 import { runPpo, tokenizePrompts } from '../../stages/ppo.ts';
 import { addOptimizerOptions, number, optimizerConfig, optimizerOptionsShape, resolveOptions } from '../options.ts';

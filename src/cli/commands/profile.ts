@@ -6,12 +6,12 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { Rng } from '../../data/random.ts';
 import { kernelTableRows, summarizeByKernel, toChromeTrace } from '../../gpu/profile-report.ts';
 import { Profiler, type DispatchTiming } from '../../gpu/profiler.ts';
 import { preset, PRESETS, type GPTConfig } from '../../model/config.ts';
 import { GPT } from '../../model/gpt.ts';
 import { initParameters } from '../../model/params.ts';
-import { Rng } from '../../reference/random.ts';
 import { AdamW, ADAMW_DEFAULTS } from '../../train/adamw.ts';
 import { requestCommandGpu } from '../autotune-cache.ts';
 import { number, resolveOptions } from '../options.ts';

@@ -18,10 +18,10 @@ import {
   type MatmulVariant,
   type MatmulVariantChoice,
   type Operand,
-} from '../kernels/matmul.ts';
-import type { Gpu } from './gpu.ts';
-import { Profiler } from './profiler.ts';
-import { Recorder } from './recorder.ts';
+} from './matmul.ts';
+import type { Gpu } from '../gpu/gpu.ts';
+import { Profiler } from '../gpu/profiler.ts';
+import { Recorder } from '../gpu/recorder.ts';
 
 /** Where tuning results live between runs. Values are JSON strings. */
 export interface TuningStore {

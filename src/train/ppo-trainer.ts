@@ -10,16 +10,16 @@
  * PPO-ptx pretraining term on the policy. Only scalars come back, plus the
  * sampled token ids (inputs of the next passes) and one score per sequence.
  */
+import { epochPermutation } from '../data/permutation.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { Recorder } from '../gpu/recorder.ts';
 import { dotSum, ppoGae, ppoPolicyLoss, ppoRewards, tokenLogprobs, valueBackward, valueForward, valueLoss, whiten } from '../kernels/ppo.ts';
-import { epochPermutation } from '../data/permutation.ts';
-import { AdamW, type AdamWConfig } from '../train/adamw.ts';
-import type { GPTConfig } from './config.ts';
-import { Generator } from './generate.ts';
-import { GPT, type Batch, type ParamTensor } from './gpt.ts';
-import { ParamArena } from './param-arena.ts';
-import { RewardModel } from './reward-model.ts';
+import type { GPTConfig } from '../model/config.ts';
+import { Generator } from '../model/generate.ts';
+import { GPT, type Batch, type ParamTensor } from '../model/gpt.ts';
+import { ParamArena } from '../model/param-arena.ts';
+import { RewardModel } from '../model/reward-model.ts';
+import { AdamW, type AdamWConfig } from './adamw.ts';
 
 export interface PpoSettings {
   /** prompts (rollouts) per PPO step */
