@@ -9,6 +9,7 @@ import { registerPipeline } from './commands/pipeline.ts';
 import { registerPpo } from './commands/ppo.ts';
 import { registerProfile } from './commands/profile.ts';
 import { registerReward } from './commands/reward.ts';
+import { registerSample } from './commands/sample.ts';
 import { terminalSafe } from './terminal-text.ts';
 
 const program = new Command()
@@ -21,6 +22,7 @@ registerLanguageModelCommands(program);
 registerReward(program);
 registerPpo(program);
 registerGenerate(program);
+registerSample(program);
 registerEval(program);
 registerPipeline(program);
 registerBench(program);

@@ -43,7 +43,10 @@ export function buildRewardData(o: RewardDataOptions): RewardData {
   } else if (o.evalFraction > 0) {
     ({ train, held } = splitGroups(all.groups, o.evalFraction, o.seed));
   }
-  if (train.length === 0) throw new Error(`${o.source}: no usable comparisons (${all.skipped.length} skipped)`);
+  if (train.length === 0) {
+    const first = all.skipped.slice(0, 3).map((s) => `\n  ${o.source}:${s.line}: ${s.reason}`).join('');
+    throw new Error(`${o.source}: no usable comparisons: ${all.skipped.length} skipped${all.skipped.length > 3 ? ' (the first 3 shown)' : ''}${first}`);
+  }
   const batcher = rewardBatches(train, o.batchSize, o.seqLen, o.tokenizer.eosId, { seed: o.seed, shuffle: o.shuffle });
   const evalBatcher = held.length > 0 ? rewardBatches(held, o.batchSize, o.seqLen, o.tokenizer.eosId, { seed: 0, shuffle: false }) : null;
   report.unshift(describeSet('training', train), ...(held.length > 0 ? [describeSet('held out', held)] : []));

@@ -4,12 +4,11 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { loadPrompts } from '../../data/formats.ts';
 import { requestCommandGpu } from '../autotune-cache.ts';
-import { Generator } from '../../model/generate.ts';
-import { GPT } from '../../model/gpt.ts';
 import { number, resolveOptions } from '../options.ts';
 import { loadModel, readInputFile } from '../run-dir.ts';
 import { resolveTokenizer } from '../tokenizer-choice.ts';
 import { terminalSafe } from '../terminal-text.ts';
+import { encodePrompts, samplePrompts } from '../sample-prompts.ts';
 
 const schema = z.strictObject({
   init: z.string().min(1),
@@ -49,48 +48,24 @@ export function registerGenerate(program: Command): void {
     if (prompts.length === 0) throw new Error('give prompts with --prompt TEXT or --data prompts.jsonl');
     const { config, params } = loadModel(o.init);
     const tokenizer = resolveTokenizer([{ flag: '--init', dir: o.init, config }], o.tokenizer);
-    const encoded = prompts.map((p) => tokenizer.encode(p));
-    const longest = Math.max(...encoded.map((e) => e.length));
-    const maxLength = Math.min(config.nPositions, longest + o.maxNewTokens);
-    encoded.forEach((e, i) => {
-      if (e.length + o.maxNewTokens > config.nPositions) {
-        throw new Error(`prompt ${i + 1} has ${e.length} tokens; with --max-new-tokens ${o.maxNewTokens} it exceeds the model's context of ${config.nPositions}`);
-      }
-    });
+    const encoded = encodePrompts(prompts, tokenizer, config, o.maxNewTokens);
 
     const gpu = await requestCommandGpu((line) => console.error(line));
-    const model = new GPT(gpu, config, 1, 1);
-    model.setParameters(params);
-    const generator = new Generator(model, { maxBatch: Math.min(o.batchSize, prompts.length), maxLength });
     const lines: string[] = [];
     const started = performance.now();
     let generated = 0;
     try {
-      for (let first = 0; first < prompts.length; first += o.batchSize) {
-        const batch = encoded.slice(first, first + o.batchSize);
-        const out = await generator.generate(batch, {
-          maxNewTokens: o.maxNewTokens,
-          temperature: o.temperature,
-          topK: o.topK,
-          topP: o.topP,
-          seed: o.seed + first,
-          eosId: tokenizer.eosId,
-          // A padded vocabulary's ids beyond the tokenizer's are never sampled.
-          vocabLimit: tokenizer.vocabSize,
-          kvCache: o.kvCache,
-        });
-        out.responses.forEach((r, i) => {
-          const prompt = prompts[first + i]!;
-          const response = tokenizer.decode(r);
-          generated += r.length;
+      await samplePrompts(gpu, { config, params }, tokenizer, encoded, o, (batch) => {
+        for (const { index, tokens, finished } of batch) {
+          const prompt = prompts[index]!;
+          const response = tokenizer.decode(tokens);
+          generated += tokens.length;
           // Sampled text can hold escape sequences: shown escaped here, exact in --out.
-          console.log(`--- ${first + i + 1}${out.finished[i] ? '' : ' (token limit)'}\n${terminalSafe(prompt)}${terminalSafe(response)}`);
-          lines.push(JSON.stringify({ prompt, response, finished: out.finished[i] }));
-        });
-      }
+          console.log(`--- ${index + 1}${finished ? '' : ' (token limit)'}\n${terminalSafe(prompt)}${terminalSafe(response)}`);
+          lines.push(JSON.stringify({ prompt, response, finished }));
+        }
+      });
     } finally {
-      generator.destroy();
-      model.destroy();
       gpu.destroy();
     }
     const seconds = (performance.now() - started) / 1000;
