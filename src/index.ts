@@ -20,6 +20,7 @@ export {
   type PresetName,
 } from './model/config.ts';
 export { parameterTable, initParameters, type ParamSpec } from './model/params.ts';
+export { checkHead, headOf, type Weights } from './model/weights.ts';
 export { GPT, type Batch, type ParamTensor, type StepResult, type StepOptimizer } from './model/gpt.ts';
 export type { BatchPlan } from './model/activations.ts';
 export { AdamW, ADAMW_DEFAULTS, type AdamWConfig } from './train/adamw.ts';
@@ -32,7 +33,7 @@ export {
   type SafeTensor,
   type DType,
 } from './io/safetensors.ts';
-export { configFromHF, configToHF, paramsFromHF, paramsToHF } from './io/hf-gpt2.ts';
+export { configFromHF, configToHF, paramsFromHF, paramsToHF, rewardPadTokenId, sequenceClassificationConfig } from './io/hf-gpt2.ts';
 
 export * as kernels from './kernels/index.ts';
 /** The matmul variant per adapter: measured once and kept in a TuningStore (localStorageTuningStore() in a browser). */
@@ -44,14 +45,14 @@ export {
   decodeOptimizer,
   encodeModel,
   encodeOptimizer,
-  type ModelCheckpoint,
+  headFrom,
   type OptimizerState,
   type TrainerState,
   type NamedBlob,
 } from './io/checkpoint.ts';
 
 export { createTokenizer, BytesTokenizer, Gpt2Tokenizer, type Tokenizer } from './tokenizer/index.ts';
-export { guessTokenizer, parseTokenizerRecord, tokenizerFiles, TOKENIZER_FILES } from './tokenizer/hf-files.ts';
+export { guessTokenizer, parseTokenizerRecord, tokenizerFiles, tokenizerFor, TOKENIZER_FILES } from './tokenizer/hf-files.ts';
 export { parseJsonl } from './data/jsonl.ts';
 export { loadSftExamples, loadPreferenceRecords, loadPrompts, type SftExample, type PreferenceRecord } from './data/formats.ts';
 export { DEFAULT_CHAT_TEMPLATE, chatPrompt, sftSegments, type ChatTemplate } from './data/chat-template.ts';
@@ -66,9 +67,9 @@ export { buildPretrainData, type PretrainDataOptions } from './stages/pretrain.t
 export { buildSftData, type SftDataOptions } from './stages/sft.ts';
 export { buildRewardData, runRewardModel, evaluateRewardModel, type RewardData, type RewardRun, type RewardHooks } from './stages/reward.ts';
 export { runPpo, tokenizePrompts, promptBatch, type PpoRun, type PpoHooks, type PpoPrompts } from './stages/ppo.ts';
-export { comparePolicies, type ComparisonReport, type ComparisonSample, type PolicyWeights } from './stages/evaluate.ts';
+export { comparePolicies, type ComparisonReport, type ComparisonSample } from './stages/evaluate.ts';
 export { PPO_DEFAULTS, PpoTrainer, type PpoSettings, type PpoMetrics, type PpoModels, type PpoTrainerState } from './train/ppo-trainer.ts';
-export { RewardModel, SCORE_NAME, rewardPadTokenId, scoreHeadCheckpoint, sequenceClassificationConfig } from './model/reward-model.ts';
+export { RewardModel } from './model/reward-model.ts';
 export type { DataInput } from './stages/language-model.ts';
 export type { TrainLoopResult, SaveCheckpoint } from './train/loop.ts';
 /** The built-in task: its world, datasets and the gold labeler. */

@@ -4,11 +4,10 @@
  * model.safetensors with Hugging Face GPT-2 names), and the datasets in use.
  */
 import { css, html } from 'lit';
-import { encodeModel, parameterCount, scoreHeadCheckpoint, type GPTConfig } from '../../src/index.ts';
+import { encodeModel, parameterCount, tokenizerFor, type GPTConfig, type Weights } from '../../src/index.ts';
 import { download } from '../lib/download.ts';
 import { DATASET_TITLES, type DatasetKind } from '../lib/files.ts';
 import { SessionElement } from '../lib/session-element.ts';
-import { tokenizerFor, type RewardWeights, type Weights } from '../lib/session.ts';
 import { shared } from '../lib/styles.ts';
 
 const describe = (c: GPTConfig) => `L${c.nLayer} C${c.nEmbd} H${c.nHead}, context ${c.nPositions}, ${(parameterCount(c) / 1e6).toFixed(2)} M parameters`;
@@ -35,10 +34,9 @@ export class CheckpointList extends SessionElement {
     `,
   ];
 
-  private save(name: string, w: Weights | RewardWeights): void {
-    const score = 'score' in w ? w.score : null;
-    // As the CLI's reward command writes it: GPT2ForSequenceClassification.
-    const { config, model } = encodeModel(w.config, w.params, score ? scoreHeadCheckpoint(w.config, score, tokenizerFor(w.config).eosId) : {});
+  private save(name: string, w: Weights): void {
+    // As the CLI writes it (a reward model as GPT2ForSequenceClassification).
+    const { config, model } = encodeModel(w, { eosId: tokenizerFor(w.config).eosId });
     if (name === 'config.json') download(name, config, 'application/json');
     else download(name, model);
   }
@@ -51,7 +49,7 @@ export class CheckpointList extends SessionElement {
       .join('');
   }
 
-  private item(id: string, title: string, w: Weights | RewardWeights | null) {
+  private item(id: string, title: string, w: Weights | null) {
     if (!w) return html`<li><strong>${title}</strong><span class="muted">none yet</span></li>`;
     return html`<li id=${id}>
       <strong>${title}</strong><span class="muted">${describe(w.config)}</span>

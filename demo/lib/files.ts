@@ -4,7 +4,7 @@
  * as file:line before anything trains) and checkpoints (config.json +
  * model.safetensors of a run directory or a Hugging Face GPT-2 folder).
  */
-import { decodeModelFiles, loadPreferenceRecords, loadPrompts, loadSftExamples, parseJsonl, type ModelCheckpoint } from '../../src/index.ts';
+import { decodeModelFiles, loadPreferenceRecords, loadPrompts, loadSftExamples, parseJsonl, type Weights } from '../../src/index.ts';
 
 export type DatasetKind = 'corpus' | 'sft' | 'preferences' | 'prompts';
 
@@ -23,7 +23,7 @@ export interface Dataset {
   summary: string;
 }
 
-export type LoadedFile = { type: 'dataset'; dataset: Dataset } | { type: 'checkpoint'; name: string; checkpoint: ModelCheckpoint };
+export type LoadedFile = { type: 'dataset'; dataset: Dataset } | { type: 'checkpoint'; name: string; checkpoint: Weights };
 
 const CHECKPOINT_FILES = /(^config\.json$|\.safetensors$|^trainer_state\.json$)/;
 

@@ -13,12 +13,10 @@ import {
   PPO_DEFAULTS,
   Profiler,
   RewardModel,
-  SCORE_NAME,
   buildPretrainData,
   buildRewardData,
   buildSftData,
-  createTokenizer,
-  guessTokenizer,
+  headOf,
   initParameters,
   loadPrompts,
   preset,
@@ -28,23 +26,16 @@ import {
   runRewardModel,
   task,
   tokenizePrompts,
+  tokenizerFor,
   type DispatchTiming,
   type GPTConfig,
   type Gpu,
   type OptimizerState,
-  type Tokenizer,
+  type Weights,
 } from '../../src/index.ts';
 import type { Dataset, DatasetKind } from './files.ts';
 import { clearRun, loadRun, saveRun } from './storage.ts';
 import { PRESETS_BY_STAGE, type LanguageModelSettings, type PpoStageSettings, type PresetName, type RewardSettings, type StageName, type StageSettings } from './settings.ts';
-
-export interface Weights {
-  config: GPTConfig;
-  params: Map<string, Float32Array>;
-}
-export interface RewardWeights extends Weights {
-  score: Float32Array;
-}
 
 export interface MetricPoint {
   step: number;
@@ -78,8 +69,8 @@ export interface PausedRun {
   step: number;
   steps: number;
   optimizer: OptimizerState;
-  /** PPO: the value model and the KL coefficient (the policy is run.policy, saved with it) */
-  ppo?: { value: { params: Map<string, Float32Array>; score: Float32Array }; beta: number };
+  /** PPO: the value model with its head and the KL coefficient (the policy is run.policy, saved with it) */
+  ppo?: { value: Weights; beta: number };
 }
 
 export interface RunState {
@@ -91,7 +82,8 @@ export interface RunState {
   policy: Weights | null;
   /** the SFT model: PPO starts from it and measures its KL to it */
   reference: Weights | null;
-  rewardModel: RewardWeights | null;
+  /** with its head */
+  rewardModel: Weights | null;
   paused: PausedRun | null;
   metrics: Record<StageName, MetricPoint[]>;
   rankings: RankingRecord[];
@@ -121,9 +113,22 @@ export function freshRun(): RunState {
   };
 }
 
-/** The demo's models record no tokenizer: the library's guess from the vocabulary (bytes for the built-in task). */
-export function tokenizerFor(config: GPTConfig): Tokenizer {
-  return createTokenizer(guessTokenizer(config.vocabSize));
+/**
+ * A run saved before the heads were Weights.head kept them as `score` (the
+ * value model without its config, which is the reward model's).
+ */
+function withHeads(run: RunState): RunState {
+  type Old = { score?: Float32Array };
+  const rm = run.rewardModel as (Weights & Old) | null;
+  if (rm?.score && !rm.head) {
+    const { score, ...rest } = rm;
+    run.rewardModel = { ...rest, head: score };
+  }
+  const value = run.paused?.ppo?.value as (Partial<Weights> & Old) | undefined;
+  if (value?.score && run.paused?.ppo && run.rewardModel) {
+    run.paused.ppo.value = { config: value.config ?? run.rewardModel.config, params: value.params!, head: value.score };
+  }
+  return run;
 }
 
 /** The built-in task's datasets (for whatever the person has not loaded a file). */
@@ -158,7 +163,7 @@ export class Session extends EventTarget {
 
   async init(): Promise<void> {
     try {
-      this.run = { ...freshRun(), ...((await loadRun<RunState>()) ?? {}) };
+      this.run = withHeads({ ...freshRun(), ...((await loadRun<RunState>()) ?? {}) });
     } catch (e) {
       this.log(`could not read the saved run: ${(e as Error).message}`);
     }
@@ -248,14 +253,13 @@ export class Session extends EventTarget {
     this.changed();
   }
 
-  /** A loaded checkpoint: a reward model (it has score.weight) or the new policy and SFT reference. */
-  addCheckpoint(name: string, c: { config: GPTConfig; params: Map<string, Float32Array>; extra: Map<string, Float32Array> }): void {
-    const score = c.extra.get(SCORE_NAME);
-    if (score) {
-      this.run.rewardModel = { config: c.config, params: c.params, score };
+  /** A loaded checkpoint: a reward model (it has a head) or the new policy and SFT reference. */
+  addCheckpoint(name: string, c: Weights): void {
+    if (c.head) {
+      this.run.rewardModel = c;
       this.log(`loaded the reward model ${name}`);
     } else {
-      this.run.policy = { config: c.config, params: c.params };
+      this.run.policy = c;
       this.run.reference = this.run.policy;
       this.log(`loaded ${name} as the policy and the SFT reference`);
     }
@@ -413,8 +417,8 @@ export class Session extends EventTarget {
         onStep: (m) => hooks.stepDone(m.step),
         onLog: (m) => this.record(stage, { step: m.step, loss: m.loss, lr: m.lr, grad_norm: m.grad_norm, tokens_per_second: m.tokens_per_second }),
         onEval: (step, m) => this.record(stage, { step, eval_loss: m.eval_loss }),
-        save: async (step, params, optimizer) => {
-          this.run.policy = { config, params };
+        save: async (step, weights, optimizer) => {
+          this.run.policy = weights;
           this.run.paused = { stage, step, steps: s.steps, optimizer };
           this.persist(false, true);
           await this.refreshSamples(stage, step);
@@ -451,7 +455,7 @@ export class Session extends EventTarget {
         gpu,
         config,
         params: trunk.params,
-        score: this.run.rewardModel?.score,
+        head: this.run.rewardModel?.head,
         optimizerState: resume?.optimizer,
         batchSize: s.batchSize,
         seqLen: config.nPositions,
@@ -470,10 +474,8 @@ export class Session extends EventTarget {
         onStep: (m) => hooks.stepDone(m.step),
         onLog: (m) => this.record('reward', { step: m.step, loss: m.loss, accuracy: m.accuracy ?? NaN, margin: m.margin ?? NaN, lr: m.lr }),
         onEval: (step, m) => this.record('reward', { step, eval_accuracy: m.eval_accuracy ?? NaN, eval_loss: m.eval_loss ?? NaN }),
-        save: (step, params, optimizer) => {
-          const score = params.get(SCORE_NAME)!;
-          params.delete(SCORE_NAME);
-          this.run.rewardModel = { config, params, score };
+        save: (step, weights, optimizer) => {
+          this.run.rewardModel = weights;
           this.run.paused = { stage: 'reward', step, steps: s.steps, optimizer };
           this.persist(false, true);
         },
@@ -510,16 +512,7 @@ export class Session extends EventTarget {
     const result = await runPpo(
       {
         gpu,
-        models: {
-          policyConfig: config,
-          policyParams: resumed?.policy.params ?? reference.params,
-          referenceParams: reference.params,
-          valueParams: resumed?.ppo.value.params,
-          valueScore: resumed?.ppo.value.score,
-          rewardConfig: rm.config,
-          rewardParams: rm.params,
-          rewardScore: rm.score,
-        },
+        models: { policy: resumed ? { config, params: resumed.policy.params } : reference, reference, value: resumed?.ppo.value, reward: rm },
         settings: {
           ...PPO_DEFAULTS,
           batchSize: s.batchSize,
@@ -629,7 +622,7 @@ export class Session extends EventTarget {
     });
     const model = new RewardModel(this.gpu, rm.config, B, T);
     try {
-      model.setParameters(rm.params, rm.score);
+      model.setParameters(rm.params, headOf(rm, 'the reward model'));
       return [...(await model.rewards(tokens, last))];
     } finally {
       model.destroy();

@@ -51,11 +51,10 @@ import {
   MODEL_FILE,
   OPTIMIZER_FILE,
   TRAINER_STATE_FILE,
-  type ModelCheckpoint,
   type OptimizerState,
   type TrainerState,
 } from '../io/checkpoint.ts';
-import type { GPTConfig } from '../model/config.ts';
+import type { Weights } from '../model/weights.ts';
 import { TOKENIZER_FILES, tokenizerFiles } from '../tokenizer/hf-files.ts';
 import { createTokenizer, type TokenizerName } from '../tokenizer/index.ts';
 import { decodeUtf8 } from '../data/utf8.ts';
@@ -116,14 +115,10 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   renameSync(tmp, path);
 }
 
-/** A model and what its Hugging Face folder holds besides the weights. */
-export interface ModelToSave {
-  config: GPTConfig;
-  params: ReadonlyMap<string, Float32Array>;
-  extraConfig?: Record<string, unknown>;
+/** A model (a reward or value model with its head) and the tokenizer its Hugging Face folder holds. */
+export interface ModelToSave extends Weights {
   /** the tokenizer the model reads: its Hugging Face files are saved with it (src/tokenizer/hf-files.ts), and config.json takes its EOS id */
   tokenizer?: TokenizerName;
-  extraTensors?: ReadonlyMap<string, { shape: number[]; data: Float32Array }>;
 }
 
 export interface CheckpointToSave extends ModelToSave {
@@ -135,10 +130,8 @@ export interface CheckpointToSave extends ModelToSave {
 
 /** A model folder's files: weights, config.json and the tokenizer's files. */
 function modelFiles(m: ModelToSave): [string, Uint8Array | string][] {
-  const eos = m.tokenizer ? createTokenizer(m.tokenizer).eosId : undefined;
   // config.json's EOS is the tokenizer's (by default it is the last id, wrong for a padded vocabulary).
-  const extraConfig = eos === undefined ? m.extraConfig : { bos_token_id: eos, eos_token_id: eos, ...m.extraConfig };
-  const { config, model } = encodeModel(m.config, m.params, { extraConfig, extraTensors: m.extraTensors });
+  const { config, model } = encodeModel(m, { eosId: m.tokenizer ? createTokenizer(m.tokenizer).eosId : undefined });
   const files: [string, Uint8Array | string][] = [
     [MODEL_FILE, model],
     [CONFIG_FILE, config],
@@ -288,7 +281,7 @@ export function saveCheckpoint(dir: string, c: CheckpointToSave): void {
  * the model folder inside a run directory, read as of the run's current
  * checkpoint (also while a committed save is still being moved into place).
  */
-export function loadModel(dir: string, folder?: typeof VALUE_DIR): ModelCheckpoint {
+export function loadModel(dir: string, folder?: typeof VALUE_DIR): Weights {
   const where = folder ? join(dir, folder) : dir;
   const paths = [CONFIG_FILE, MODEL_FILE].map((file) => {
     const path = checkpointFile(dir, folder ? `${folder}/${file}` : file);

@@ -10,9 +10,10 @@ import type { z } from 'zod';
 import { requestCommandGpu } from './autotune-cache.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { OptimizerState } from '../io/checkpoint.ts';
-import { preset, type GPTConfig } from '../model/config.ts';
+import { preset } from '../model/config.ts';
 import { planBatch } from '../model/activations.ts';
 import { initParameters } from '../model/params.ts';
+import type { Weights } from '../model/weights.ts';
 import { createTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import { resolveTokenizer, resumedTokenizer } from './tokenizer-choice.ts';
 import { NonFiniteLossError, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
@@ -31,19 +32,11 @@ import {
   type ResumeState,
 } from './run-dir.ts';
 
-export interface StartingWeights {
-  config: GPTConfig;
-  params: Map<string, Float32Array>;
-  /** non-GPT-2 tensors of the checkpoint (a reward head) */
-  extra: Map<string, Float32Array>;
-  resume: ResumeState | null;
-}
-
 export interface StageHooks {
   onStep(m: StepMetrics): void;
   onLog(m: StepMetrics): void;
   onEval(step: number, metrics: Record<string, number>): void;
-  save(step: number, params: Map<string, Float32Array>, optimizer: OptimizerState): void;
+  save(step: number, weights: Weights, optimizer: OptimizerState): void;
   shouldStop(): boolean;
 }
 
@@ -51,16 +44,13 @@ export interface PreparedStage {
   /** lines to print before training */
   report: string[];
   run(gpu: Gpu, hooks: StageHooks): Promise<TrainLoopResult>;
-  /** tensors saved beside the GPT-2 ones, with their shapes (taken out of `params` on save) */
-  extraTensorShapes?: Record<string, number[]>;
-  /** keys added to config.json */
-  extraConfig?: Record<string, unknown>;
 }
 
 export async function runTrainingCommand(
   stage: string,
   opts: TrainingOptions,
-  prepare: (tokenizer: Tokenizer, weights: StartingWeights) => PreparedStage,
+  /** `weights`: the run being resumed (`resume` its optimizer and trainer state), --init, or a fresh preset */
+  prepare: (tokenizer: Tokenizer, weights: Weights, resume: ResumeState | null) => PreparedStage,
 ): Promise<void> {
   // Everything is checked before the first write: a refused or failed start
   // leaves --out as it was, so the same command can be run again.
@@ -80,20 +70,20 @@ export async function runTrainingCommand(
   // The tokenizer: --tokenizer, else the one the run or --init records (a
   // guess for a folder without a record), else bytes; its ids must fit the model.
   let tokenizer: Tokenizer;
-  let weights: StartingWeights;
+  let weights: Weights;
   let source: string;
   if (resume) {
-    weights = { ...loadModel(out), resume };
+    weights = loadModel(out);
     source = `resumed at step ${resume.trainer.step}`;
     tokenizer = resolveTokenizer([{ flag: '--out', dir: out, config: weights.config }], opts.tokenizer);
   } else if (opts.init) {
-    weights = { ...loadModel(opts.init), resume: null };
+    weights = loadModel(opts.init);
     source = `from ${opts.init}`;
     tokenizer = resolveTokenizer([{ flag: '--init', dir: opts.init, config: weights.config }], opts.tokenizer);
   } else {
     tokenizer = createTokenizer(opts.tokenizer ?? 'bytes');
     const config = { ...preset(opts.model), vocabSize: tokenizer.vocabSize };
-    weights = { config, params: initParameters(config, opts.seed), extra: new Map(), resume: null };
+    weights = { config, params: initParameters(config, opts.seed) };
     source = `preset ${opts.model}, seed ${opts.seed}`;
   }
   const { config } = weights;
@@ -103,7 +93,7 @@ export async function runTrainingCommand(
     throw new Error(`--seq-len: ${opts.seqLen} is longer than the model's context of ${config.nPositions} positions (${source})`);
   }
   // Data problems surface here, before a GPU is touched or a file written.
-  const prepared = prepare(tokenizer, weights);
+  const prepared = prepare(tokenizer, weights, resume);
 
   const gpu = await requestCommandGpu((line) => console.log(`${stage}: ${line}`));
   const runConfig = { stage, ...opts, resume: undefined };
@@ -128,7 +118,6 @@ export async function runTrainingCommand(
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const progress = new Progress(stage, opts.steps, resume?.trainer.step ?? 0);
-  const shapes = prepared.extraTensorShapes ?? {};
   try {
     const result = await prepared.run(gpu, {
       onStep: (m) => progress.update(m.step, { loss: m.loss, tokensPerSecond: m.tokens_per_second }),
@@ -141,18 +130,9 @@ export async function runTrainingCommand(
         appendMetrics(out, { stage, step, ...m });
         progress.note(`${stage}: step ${step} ${Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ')}`);
       },
-      save: (step, params, optimizer) => {
-        const trunk = new Map(params);
-        const extraTensors = new Map<string, { shape: number[]; data: Float32Array }>();
-        for (const [name, shape] of Object.entries(shapes)) {
-          extraTensors.set(name, { shape, data: trunk.get(name)! });
-          trunk.delete(name);
-        }
+      save: (step, saved, optimizer) => {
         saveCheckpoint(out, {
-          config,
-          params: trunk,
-          extraConfig: prepared.extraConfig,
-          extraTensors,
+          ...saved,
           tokenizer: tokenizer.name,
           optimizer,
           trainerState: { step, stage, config: runConfig },

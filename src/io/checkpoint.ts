@@ -4,21 +4,14 @@
  * format: `config.json` + `model.safetensors` (GPT-2 names, Conv1D layouts),
  * and for resumable runs `optimizer.safetensors` + `trainer_state.json`.
  */
-import type { GPTConfig } from '../model/config.ts';
-import { configFromHF, configToHF, HF_TRUNK_PREFIX, paramsFromHF, paramsToHF } from './hf-gpt2.ts';
+import { checkHead, type Weights } from '../model/weights.ts';
+import { configFromHF, configToHF, HF_TRUNK_PREFIX, paramsFromHF, paramsToHF, SCORE_NAME, sequenceClassificationConfig } from './hf-gpt2.ts';
 import { parseSafetensors, serializeSafetensors, tensorToFloat32 } from './safetensors.ts';
 
 export const CONFIG_FILE = 'config.json';
 export const MODEL_FILE = 'model.safetensors';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const TRAINER_STATE_FILE = 'trainer_state.json';
-
-export interface ModelCheckpoint {
-  config: GPTConfig;
-  params: Map<string, Float32Array>;
-  /** tensors in model.safetensors that are not GPT-2 parameters (e.g. a reward head) */
-  extra: Map<string, Float32Array>;
-}
 
 export interface OptimizerState {
   m: Map<string, Float32Array>;
@@ -45,29 +38,42 @@ export interface TrainerState {
   klCoef?: number;
 }
 
-export function encodeModel(
-  config: GPTConfig,
-  params: ReadonlyMap<string, Float32Array>,
-  options: { extraConfig?: Record<string, unknown>; extraTensors?: ReadonlyMap<string, { shape: number[]; data: Float32Array }> } = {},
-): { config: string; model: Uint8Array } {
-  // With a head beside the trunk (a reward or value model's score.weight), the trunk's names take
-  // `transformer.` as GPT2ForSequenceClassification.save_pretrained writes them: transformers 4.x
-  // refuses a head beside unprefixed trunk names ("the state dictionary … is corrupted"). Language
-  // models keep the hub's gpt2 layout (no prefix). We read both.
-  const prefix = options.extraTensors?.size ? HF_TRUNK_PREFIX : '';
-  const tensors: [string, { dtype: 'F32'; shape: number[]; data: Float32Array }][] = paramsToHF(new Map(params), config).map(([name, t]) => [
+/**
+ * A model folder's config.json and model.safetensors. `eosId` (the tokenizer's
+ * EOS; default the last id) is written as bos/eos_token_id when given, and
+ * decides a head's pad_token_id. A model with a head is saved as
+ * GPT2ForSequenceClassification: its config keys, the head as score.weight,
+ * and the trunk's names under `transformer.`, as its save_pretrained writes
+ * them (transformers 4.x refuses a head beside unprefixed trunk names: "the
+ * state dictionary … is corrupted"). Language models keep the hub's gpt2
+ * layout (no prefix). decodeModel reads both.
+ */
+export function encodeModel(w: Weights, options: { eosId?: number } = {}): { config: string; model: Uint8Array } {
+  const { config, head } = w;
+  const { eosId } = options;
+  if (head) checkHead(head, config, 'encodeModel');
+  const prefix = head ? HF_TRUNK_PREFIX : '';
+  const tensors: [string, { dtype: 'F32'; shape: number[]; data: Float32Array }][] = paramsToHF(new Map(w.params), config).map(([name, t]) => [
     prefix + name,
     t,
   ]);
-  for (const [name, { shape, data }] of options.extraTensors ?? []) tensors.push([name, { dtype: 'F32', shape, data }]);
+  if (head) tensors.push([SCORE_NAME, { dtype: 'F32', shape: [1, config.nEmbd], data: head }]);
+  const extraConfig = {
+    ...(eosId === undefined ? {} : { bos_token_id: eosId, eos_token_id: eosId }),
+    ...(head ? sequenceClassificationConfig(eosId ?? config.vocabSize - 1, config.vocabSize) : {}),
+  };
   return {
-    config: `${JSON.stringify(configToHF(config, options.extraConfig), null, 2)}\n`,
+    config: `${JSON.stringify(configToHF(config, extraConfig), null, 2)}\n`,
     model: serializeSafetensors(tensors, { format: 'pt' }),
   };
 }
 
-/** Reads a run directory's or a Hugging Face GPT-2 folder's config.json and model.safetensors. */
-export function decodeModel(configJson: string, model: Uint8Array | ArrayBuffer, source: string): ModelCheckpoint {
+/**
+ * Reads a run directory's or a Hugging Face GPT-2 folder's config.json and
+ * model.safetensors; a score.weight beside the trunk becomes the head. Other
+ * tensors that are not GPT-2 parameters are ignored.
+ */
+export function decodeModel(configJson: string, model: Uint8Array | ArrayBuffer, source: string): Weights {
   let json: unknown;
   try {
     json = JSON.parse(configJson);
@@ -77,9 +83,18 @@ export function decodeModel(configJson: string, model: Uint8Array | ArrayBuffer,
   const config = configFromHF(json, `${source}/${CONFIG_FILE}`);
   const { tensors } = parseSafetensors(model, `${source}/${MODEL_FILE}`);
   const { params, ignored } = paramsFromHF(tensors, config, `${source}/${MODEL_FILE}`);
-  const extra = new Map<string, Float32Array>();
-  for (const name of ignored) extra.set(name, tensorToFloat32(tensors.get(name)!, name));
-  return { config, params, extra };
+  if (!ignored.includes(SCORE_NAME)) return { config, params };
+  return { config, params, head: tensorToFloat32(tensors.get(SCORE_NAME)!, SCORE_NAME) };
+}
+
+/**
+ * The head of a reward (or value) model read from `source`, refused naming the
+ * folder when it has none (`not <what>`) or one of another width.
+ */
+export function headFrom(w: Weights, source: string, what: string): Float32Array {
+  if (!w.head) throw new Error(`${source}: no ${SCORE_NAME} in ${MODEL_FILE}: not ${what}`);
+  if (w.head.length !== w.config.nEmbd) throw new Error(`${source}: ${SCORE_NAME} has ${w.head.length} values, expected ${w.config.nEmbd} (n_embd)`);
+  return w.head;
 }
 
 export function encodeOptimizer(state: OptimizerState): Uint8Array {
@@ -113,7 +128,7 @@ export interface NamedBlob {
  * A checkpoint from files a person picked or dropped in the browser: the
  * config.json and model.safetensors of a run directory or Hugging Face folder.
  */
-export async function decodeModelFiles(files: Iterable<NamedBlob>, source = 'selected files'): Promise<ModelCheckpoint> {
+export async function decodeModelFiles(files: Iterable<NamedBlob>, source = 'selected files'): Promise<Weights> {
   const byName = new Map<string, NamedBlob>();
   for (const f of files) byName.set(f.name.replace(/^.*[\\/]/, ''), f);
   for (const needed of [CONFIG_FILE, MODEL_FILE]) {

@@ -22,6 +22,12 @@ const PREFIX = HF_TRUNK_PREFIX;
 const ATTENTION_BUFFER = /^(transformer\.)?h\.\d+\.attn\.(bias|masked_bias)$/;
 /** The LM head is tied to wte, so its copy (when saved) carries nothing new. */
 const LM_HEAD = 'lm_head.weight';
+/**
+ * The scalar head of a reward or value model, (1, C), as
+ * GPT2ForSequenceClassification names it; in memory it is Weights.head. Also
+ * the key of its AdamW moments in optimizer.safetensors.
+ */
+export const SCORE_NAME = 'score.weight';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -107,6 +113,40 @@ export function configToHF(config: GPTConfig, extra: Record<string, unknown> = {
     scale_attn_weights: true,
     torch_dtype: 'float32',
     ...extra,
+  };
+}
+
+/**
+ * The `pad_token_id` a reward (or value) model's config.json carries, so that
+ * Hugging Face's GPT2ForSequenceClassification pools where we read the score.
+ * It pools at the last position whose token is not `pad_token_id`; our score
+ * is read at each sequence's EOS, so the pad id must differ from EOS (were it
+ * EOS, transformers would pool at the token before). The id: the first one
+ * past EOS when the model's vocabulary is padded beyond the tokenizer's (no
+ * text holds it; it is the id `add_special_tokens({"pad_token": …})` gives a
+ * GPT-2 tokenizer), else EOS − 1: for `bytes` 255, the byte 0xFF that UTF-8
+ * never holds; for GPT-2's 50257 ids (all real tokens) 50255, harmless since
+ * only the last non-pad token, the EOS, is read. What fills the positions
+ * after EOS does not change our scores (attention is causal), so our own
+ * batches keep padding with EOS.
+ */
+export function rewardPadTokenId(eosId: number, vocabSize: number): number {
+  if (!(Number.isInteger(eosId) && eosId >= 0 && eosId < vocabSize)) {
+    throw new Error(`EOS id ${eosId} is outside the vocabulary [0, ${vocabSize})`);
+  }
+  if (eosId + 1 < vocabSize) return eosId + 1;
+  if (eosId > 0) return eosId - 1;
+  throw new Error(`a vocabulary of ${vocabSize} has no id besides EOS to pad with`);
+}
+
+/** GPT2ForSequenceClassification's config keys; `pad_token_id` by rewardPadTokenId. */
+export function sequenceClassificationConfig(eosId: number, vocabSize: number): Record<string, unknown> {
+  return {
+    architectures: ['GPT2ForSequenceClassification'],
+    num_labels: 1,
+    pad_token_id: rewardPadTokenId(eosId, vocabSize),
+    id2label: { 0: 'LABEL_0' },
+    label2id: { LABEL_0: 0 },
   };
 }
 

@@ -1,8 +1,8 @@
 /**
- * A reward model: the GPT-2 trunk and a scalar head `score.weight` (1,C), as
- * Hugging Face's GPT2ForSequenceClassification, read at each sequence's last
- * real token. Trained on comparisons with the Bradley–Terry loss; the whole
- * step (forward, loss, backward, AdamW) is one submission.
+ * A reward model: the GPT-2 trunk and a scalar head (1,C), as Hugging Face's
+ * GPT2ForSequenceClassification, read at each sequence's last real token.
+ * Trained on comparisons with the Bradley–Terry loss; the whole step
+ * (forward, loss, backward, AdamW) is one submission.
  */
 import type { RewardBatch } from '../data/preferences.ts';
 import { pairSlots } from '../data/preferences.ts';
@@ -14,58 +14,7 @@ import { preferenceLoss, rewardBackward, rewardForward, type RewardShape } from 
 import type { GPTConfig } from './config.ts';
 import { GPT, type GPTOptions, type ParamTensor, type StepOptimizer } from './gpt.ts';
 import { ParamArena } from './param-arena.ts';
-
-export const SCORE_NAME = 'score.weight';
-
-/**
- * The `pad_token_id` a reward (or value) model's config.json carries, so that
- * Hugging Face's GPT2ForSequenceClassification pools where we read the score.
- * It pools at the last position whose token is not `pad_token_id`; our score
- * is read at each sequence's EOS, so the pad id must differ from EOS (were it
- * EOS, transformers would pool at the token before). The id: the first one
- * past EOS when the model's vocabulary is padded beyond the tokenizer's (no
- * text holds it; it is the id `add_special_tokens({"pad_token": …})` gives a
- * GPT-2 tokenizer), else EOS − 1: for `bytes` 255, the byte 0xFF that UTF-8
- * never holds; for GPT-2's 50257 ids (all real tokens) 50255, harmless since
- * only the last non-pad token, the EOS, is read. What fills the positions
- * after EOS does not change our scores (attention is causal), so our own
- * batches keep padding with EOS.
- */
-export function rewardPadTokenId(eosId: number, vocabSize: number): number {
-  if (!(Number.isInteger(eosId) && eosId >= 0 && eosId < vocabSize)) {
-    throw new Error(`EOS id ${eosId} is outside the vocabulary [0, ${vocabSize})`);
-  }
-  if (eosId + 1 < vocabSize) return eosId + 1;
-  if (eosId > 0) return eosId - 1;
-  throw new Error(`a vocabulary of ${vocabSize} has no id besides EOS to pad with`);
-}
-
-/**
- * What a reward (or value) model's checkpoint carries beside the GPT-2
- * tensors, as Hugging Face's GPT2ForSequenceClassification has it: the
- * config keys and the (1, C) score head.
- */
-export function scoreHeadCheckpoint(
-  config: GPTConfig,
-  score: Float32Array,
-  eosId: number,
-): { extraConfig: Record<string, unknown>; extraTensors: Map<string, { shape: number[]; data: Float32Array }> } {
-  return {
-    extraConfig: sequenceClassificationConfig(eosId, config.vocabSize),
-    extraTensors: new Map([[SCORE_NAME, { shape: [1, config.nEmbd], data: score }]]),
-  };
-}
-
-/** GPT2ForSequenceClassification's config keys; `pad_token_id` by rewardPadTokenId. */
-export function sequenceClassificationConfig(eosId: number, vocabSize: number): Record<string, unknown> {
-  return {
-    architectures: ['GPT2ForSequenceClassification'],
-    num_labels: 1,
-    pad_token_id: rewardPadTokenId(eosId, vocabSize),
-    id2label: { 0: 'LABEL_0' },
-    label2id: { LABEL_0: 0 },
-  };
-}
+import { checkHead } from './weights.ts';
 
 export interface PreferenceMetrics {
   loss: number;
@@ -95,11 +44,7 @@ export class RewardModel {
   ) {
     this.gpt = new GPT(gpu, config, batchSize, seqLen, options);
     const C = config.nEmbd;
-    this.scoreArena = new ParamArena(
-      gpu,
-      [{ name: SCORE_NAME, shape: [1, C], size: C, init: 'normal', decay: true, conv1d: false }],
-      SCORE_NAME,
-    );
+    this.scoreArena = new ParamArena(gpu, [{ name: 'score', shape: [1, C], size: C, init: 'normal', decay: true, conv1d: false }], 'score');
     this.score = this.scoreArena.tensors[0]!;
     this.params = [...this.gpt.params, this.score];
     const B = batchSize;
@@ -124,9 +69,7 @@ export class RewardModel {
   }
 
   setParameters(trunk: ReadonlyMap<string, Float32Array>, score: Float32Array): void {
-    if (score.length !== this.score.spec.size) {
-      throw new Error(`${SCORE_NAME} has ${score.length} values, expected ${this.score.spec.size} (n_embd)`);
-    }
+    checkHead(score, this.gpt.config, 'the reward model');
     this.gpt.setParameters(trunk);
     this.gpu.write(this.score.value, score);
   }

@@ -6,16 +6,11 @@
 import type { Gpu } from '../gpu/gpu.ts';
 import { Recorder } from '../gpu/recorder.ts';
 import { tokenLogprobs } from '../kernels/ppo.ts';
-import type { GPTConfig } from '../model/config.ts';
 import { Generator } from '../model/generate.ts';
 import { GPT } from '../model/gpt.ts';
 import { RewardModel } from '../model/reward-model.ts';
+import { headOf, type Weights } from '../model/weights.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
-
-export interface PolicyWeights {
-  config: GPTConfig;
-  params: ReadonlyMap<string, Float32Array>;
-}
 
 export interface ComparisonSample {
   prompt: string;
@@ -48,10 +43,11 @@ export interface ComparisonReport {
 
 export interface CompareOptions {
   gpu: Gpu;
-  policy: PolicyWeights;
-  baseline: PolicyWeights;
-  reference: PolicyWeights;
-  reward: PolicyWeights & { score: Float32Array };
+  policy: Weights;
+  baseline: Weights;
+  reference: Weights;
+  /** the reward model: its head is required */
+  reward: Weights;
   tokenizer: Tokenizer;
   prompts: string[];
   maxNewTokens: number;
@@ -77,7 +73,8 @@ export async function comparePolicies(o: CompareOptions): Promise<ComparisonRepo
   const longest = Math.max(...encoded.map((e) => e.length));
   const T = longest + o.maxNewTokens;
   const B = Math.min(o.batchSize, encoded.length);
-  const load = (w: PolicyWeights, batch: number, seqLen: number) => {
+  const rewardHead = headOf(o.reward, 'the reward model');
+  const load = (w: Weights, batch: number, seqLen: number) => {
     const m = new GPT(o.gpu, w.config, batch, seqLen);
     m.setParameters(w.params);
     return m;
@@ -90,7 +87,7 @@ export async function comparePolicies(o: CompareOptions): Promise<ComparisonRepo
   const policyFull = new GPT(o.gpu, o.policy.config, B, T, { shareParametersWith: policy });
   const reference = load(o.reference, B, T);
   const rm = new RewardModel(o.gpu, o.reward.config, B, T);
-  rm.setParameters(o.reward.params, o.reward.score);
+  rm.setParameters(o.reward.params, rewardHead);
   const logp = o.gpu.createBuffer('eval.logp', B * T * 4);
   const entropy = o.gpu.createBuffer('eval.entropy', B * T * 4);
   const targets = o.gpu.createBuffer('eval.targets', B * T * 4);

@@ -69,7 +69,7 @@ export async function runLanguageModel(run: LanguageModelRun, hooks: LanguageMod
         onEval: hooks.onEval ? (step, m) => hooks.onEval!(step, m as { eval_loss: number }) : undefined,
         shouldStop: hooks.shouldStop,
       },
-      { params: () => model.getParameters(), optimizer, save: hooks.save },
+      { weights: async () => ({ config, params: await model.getParameters() }), optimizer, save: hooks.save },
     );
   } finally {
     optimizer.destroy();

@@ -12,7 +12,7 @@ import { preset, type GPTConfig } from '../model/config.ts';
 import { Generator } from '../model/generate.ts';
 import { GPT } from '../model/gpt.ts';
 import { initParameters } from '../model/params.ts';
-import { SCORE_NAME } from '../model/reward-model.ts';
+import type { Weights } from '../model/weights.ts';
 import { loadPrompts } from '../data/formats.ts';
 import { goldJudge, goldRankingRecord, goldScore } from '../task/labeler.ts';
 import { makeTaskDatasets, parseTaskPrompt, type TaskSizes } from '../task/datasets.ts';
@@ -87,13 +87,6 @@ export const PIPELINE_PRESETS: Record<'cpu' | 'gpu', PipelineSettings> = {
 
 export type PipelinePresetName = keyof typeof PIPELINE_PRESETS;
 
-export interface Checkpoint {
-  config: GPTConfig;
-  params: Map<string, Float32Array>;
-  /** the reward or value head, under SCORE_NAME */
-  score?: Float32Array;
-}
-
 export interface StageSummary {
   seconds: number;
   [metric: string]: number;
@@ -125,7 +118,8 @@ export interface PipelineHooks {
   onStep?(stage: PipelineStage, step: number, metrics: Record<string, number>): void;
   /** one metrics record (a logged step or an evaluation) */
   onMetrics?(stage: PipelineStage, record: { step: number } & Record<string, number>): void;
-  onStageEnd?(stage: PipelineStage, summary: StageSummary, checkpoint: Checkpoint | null): void | Promise<void>;
+  /** with the stage's weights: the trained model (the reward model with its head); null for rankings and eval */
+  onStageEnd?(stage: PipelineStage, summary: StageSummary, weights: Weights | null): void | Promise<void>;
   shouldStop?(): boolean;
 }
 
@@ -169,10 +163,10 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
   // Language-model stages: train, keep the final weights and metrics.
   const languageModel = async (
     stage: 'pretrain' | 'sft',
-    start: Map<string, Float32Array>,
+    start: Weights,
     t: TrainingSettings & { seqLen: number },
     built: ReturnType<typeof buildPretrainData>,
-  ): Promise<Map<string, Float32Array>> => {
+  ): Promise<Weights> => {
     const begun = performance.now();
     hooks.onStageStart?.(stage, t.steps, built.report);
     let final = start;
@@ -182,7 +176,7 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
       {
         gpu,
         config,
-        params: start,
+        params: start.params,
         batchSize: t.batchSize,
         gradAccum: 1,
         seqLen: t.seqLen,
@@ -202,21 +196,21 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
           evalLoss = m.eval_loss;
           log.onEval(step, m);
         },
-        save: (_step, params) => {
-          final = params;
+        save: (_step, weights) => {
+          final = weights;
         },
       },
     );
     stopIfAsked(stage);
     stages[stage] = { seconds: seconds(begun), steps: result.step, loss: result.lastLoss, eval_loss: evalLoss };
-    await hooks.onStageEnd?.(stage, stages[stage], { config, params: final });
+    await hooks.onStageEnd?.(stage, stages[stage], final);
     return final;
   };
 
   const common = { tokenizer, evalFraction: 0.1, shuffle: true, seed: s.seed };
   const pretrained = await languageModel(
     'pretrain',
-    initParameters(config, s.seed),
+    { config, params: initParameters(config, s.seed) },
     s.pretrain,
     buildPretrainData({ ...common, text: data.corpus, source: DATASET_FILES.corpus, batchSize: s.pretrain.batchSize, seqLen: s.pretrain.seqLen, evalBatches: 4, gradAccum: 1 }),
   );
@@ -247,7 +241,7 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
     const longest = Math.max(...encoded.map((e) => e.length));
     const promptsPerBatch = Math.max(1, Math.floor(64 / K));
     const model = new GPT(gpu, config, 1, 1);
-    model.setParameters(sft);
+    model.setParameters(sft.params);
     const generator = new Generator(model, { maxBatch: promptsPerBatch * K, maxLength: longest + s.rankings.maxNewTokens });
     const records: string[] = [];
     let sampled = 0;
@@ -288,21 +282,20 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
   })();
 
   // Reward model: the SFT trunk and a fresh scalar head on the gold rankings; accuracy on held-out prompts' pairs.
-  const rewardModel = await (async (): Promise<Checkpoint & { score: Float32Array }> => {
+  const rewardModel = await (async (): Promise<Weights> => {
     const begun = performance.now();
     const t = s.reward;
     // Room for the longest ranked prompt, a whole response and its EOS, and no more: padding costs time.
     const seqLen = Math.min(config.nPositions, rankings.longestPrompt + s.rankings.maxNewTokens + 1);
     const built = buildRewardData({ ...common, evalFraction: t.evalFraction, text: rankings.text, source: RANKINGS_FILE, batchSize: t.batchSize, seqLen });
     hooks.onStageStart?.('reward', t.steps, built.report);
-    let final = new Map<string, Float32Array>();
+    let final: Weights = sft;
     const last: Record<string, number> = {};
     const log = logged('reward');
     const result = await runRewardModel(
       {
         gpu,
-        config,
-        params: sft,
+        ...sft,
         batchSize: t.batchSize,
         seqLen,
         steps: t.steps,
@@ -326,22 +319,19 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
           Object.assign(last, m);
           log.onEval(step, m);
         },
-        save: (_step, params) => {
-          final = params;
+        save: (_step, weights) => {
+          final = weights;
         },
       },
     );
     stopIfAsked('reward');
-    const score = final.get(SCORE_NAME)!;
-    final.delete(SCORE_NAME);
     stages.reward = { seconds: seconds(begun), steps: result.step, loss: result.lastLoss, accuracy: last.accuracy ?? NaN, eval_accuracy: last.eval_accuracy ?? NaN };
-    const checkpoint = { config, params: final, score };
-    await hooks.onStageEnd?.('reward', stages.reward, checkpoint);
-    return checkpoint;
+    await hooks.onStageEnd?.('reward', stages.reward, final);
+    return final;
   })();
 
   // PPO: the SFT policy against the frozen reward model, the SFT model its KL reference.
-  const ppo = await (async (): Promise<Map<string, Float32Array>> => {
+  const ppo = await (async (): Promise<Weights> => {
     const begun = performance.now();
     const t = s.ppo;
     const room = config.nPositions - t.responseLength;
@@ -353,7 +343,7 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
     const result = await runPpo(
       {
         gpu,
-        models: { policyConfig: config, policyParams: sft, rewardConfig: config, rewardParams: rewardModel.params, rewardScore: rewardModel.score },
+        models: { policy: sft, reward: rewardModel },
         settings: {
           ...PPO_DEFAULTS,
           batchSize: t.batchSize,
@@ -385,7 +375,7 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
           hooks.onMetrics?.('ppo', { step, ...m });
         },
         save: async (_step, trainer) => {
-          policy = await trainer.getPolicyParameters();
+          policy = { config, params: await trainer.getPolicyParameters() };
         },
         shouldStop: hooks.shouldStop,
       },
@@ -399,7 +389,7 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
       scores: m?.['objective/scores'] ?? NaN,
       kl: m?.['objective/kl'] ?? NaN,
     };
-    await hooks.onStageEnd?.('ppo', stages.ppo, { config, params: policy });
+    await hooks.onStageEnd?.('ppo', stages.ppo, policy);
     return policy;
   })();
 
@@ -409,9 +399,9 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
   hooks.onStageStart?.('eval', evalPrompts.length, [`${evalPrompts.length} held-out prompts; PPO and SFT sample at temperature ${s.eval.temperature}`]);
   const report: ComparisonReport = await comparePolicies({
     gpu,
-    policy: { config, params: ppo },
-    baseline: { config, params: sft },
-    reference: { config, params: sft },
+    policy: ppo,
+    baseline: sft,
+    reference: sft,
     reward: rewardModel,
     tokenizer,
     prompts: evalPrompts,

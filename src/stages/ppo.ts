@@ -53,8 +53,8 @@ export interface PpoRun {
   saveEvery: number;
   /**
    * A resumed run: the steps done and the trainer's state after them (the
-   * weights come through `models`: policyParams, valueParams, valueScore and
-   * the SFT model as referenceParams). Step k's prompts, rollouts and
+   * weights come through `models`: policy, value (with its head) and the
+   * SFT model as reference). Step k's prompts, rollouts and
    * minibatch orders depend on k alone, so the run continues as if never
    * stopped.
    */

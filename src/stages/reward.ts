@@ -7,8 +7,9 @@ import { loadPreferenceRecords } from '../data/formats.ts';
 import { rewardBatches, splitGroups, tokenizePreferences, type PreferenceGroup, type RewardBatch } from '../data/preferences.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { OptimizerState } from '../io/checkpoint.ts';
-import type { GPTConfig } from '../model/config.ts';
-import { RewardModel, SCORE_NAME } from '../model/reward-model.ts';
+import { SCORE_NAME } from '../io/hf-gpt2.ts';
+import { RewardModel } from '../model/reward-model.ts';
+import type { Weights } from '../model/weights.ts';
 import type { DataInput } from './language-model.ts';
 import { AdamW, type AdamWConfig } from '../train/adamw.ts';
 import { loopConfigOf, trainWithCheckpoints, type SaveCheckpoint, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
@@ -57,12 +58,9 @@ export function buildRewardData(o: RewardDataOptions): RewardData {
   };
 }
 
-export interface RewardRun {
+/** The weights to start from: a trunk, and a head when continuing a reward model (a fresh one otherwise). */
+export interface RewardRun extends Weights {
   gpu: Gpu;
-  config: GPTConfig;
-  params: ReadonlyMap<string, Float32Array>;
-  /** the head to start from (continuing a reward model); a fresh one otherwise */
-  score?: Float32Array;
   optimizerState?: OptimizerState;
   batchSize: number;
   seqLen: number;
@@ -104,9 +102,10 @@ export async function evaluateRewardModel(rm: RewardModel, batches: readonly Rew
 export async function runRewardModel(run: RewardRun, hooks: RewardHooks = {}): Promise<TrainLoopResult> {
   const rm = new RewardModel(run.gpu, run.config, run.batchSize, run.seqLen);
   rm.center = run.center;
-  const optimizer = new AdamW(run.gpu, rm.params, run.optimizer);
+  // The head's moments are kept under its name in model.safetensors.
+  const optimizer = new AdamW(run.gpu, rm.params, run.optimizer, [...rm.gpt.params.map((p) => p.spec.name), SCORE_NAME]);
   try {
-    rm.setParameters(run.params, run.score ?? RewardModel.initScore(run.config, run.seed));
+    rm.setParameters(run.params, run.head ?? RewardModel.initScore(run.config, run.seed));
     if (run.optimizerState) optimizer.setState(run.optimizerState);
     return await trainWithCheckpoints(
       {
@@ -129,8 +128,7 @@ export async function runRewardModel(run: RewardRun, hooks: RewardHooks = {}): P
         shouldStop: hooks.shouldStop,
       },
       {
-        // The head is saved beside the trunk, under its Hugging Face name.
-        params: async () => (await rm.gpt.getParameters()).set(SCORE_NAME, await rm.getScore()),
+        weights: async () => ({ config: run.config, params: await rm.gpt.getParameters(), head: await rm.getScore() }),
         optimizer,
         save: hooks.save,
       },

@@ -23,7 +23,8 @@
  * checkpoint they belong to.
  */
 import tokenTable from 'gpt-tokenizer/bpeRanks/r50k_base';
-import { TOKENIZERS, type TokenizerName } from './index.ts';
+import { createTokenizer, TOKENIZERS, type TokenizerName } from './index.ts';
+import type { Tokenizer } from './tokenizer.ts';
 import { BYTES_VOCAB, GPT2_VOCAB } from './vocab.ts';
 
 export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
@@ -219,4 +220,9 @@ export function parseTokenizerRecord(text: string, source: string): TokenizerNam
  */
 export function guessTokenizer(vocabSize: number): TokenizerName {
   return vocabSize >= GPT2_VOCAB ? 'gpt2' : 'bytes';
+}
+
+/** The tokenizer of a model that records none (the demo's): guessTokenizer's, from its vocabulary. */
+export function tokenizerFor(model: { vocabSize: number }): Tokenizer {
+  return createTokenizer(guessTokenizer(model.vocabSize));
 }

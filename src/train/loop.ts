@@ -5,6 +5,7 @@
  */
 import type { OptimizerState } from '../io/checkpoint.ts';
 import type { Batch, GPT } from '../model/gpt.ts';
+import type { Weights } from '../model/weights.ts';
 import type { AdamW } from './adamw.ts';
 import { learningRate, type ScheduleConfig, type ScheduleName } from './schedule.ts';
 
@@ -118,11 +119,11 @@ export function languageModelTrainer(model: GPT, optimizer: AdamW, batch: (step:
   };
 }
 
-/** Persists a checkpoint: the weights by name and the optimizer's moments at `step`. */
-export type SaveCheckpoint = (step: number, params: Map<string, Float32Array>, optimizer: OptimizerState) => void | Promise<void>;
+/** Persists a checkpoint: the weights and the optimizer's moments at `step`. */
+export type SaveCheckpoint = (step: number, weights: Weights, optimizer: OptimizerState) => void | Promise<void>;
 
 /**
- * trainLoop whose checkpoints hold `params()` and the optimizer's state: every
+ * trainLoop whose checkpoints hold `weights()` and the optimizer's state: every
  * saveEvery steps, at the end, and once more when the run is stopped early
  * (a stopped run keeps what it has done).
  */
@@ -130,14 +131,14 @@ export async function trainWithCheckpoints(
   trainer: Trainer,
   config: TrainLoopConfig,
   hooks: Omit<TrainLoopHooks, 'save'>,
-  checkpoint: { params(): Promise<Map<string, Float32Array>>; optimizer: AdamW; save?: SaveCheckpoint },
+  checkpoint: { weights(): Promise<Weights>; optimizer: AdamW; save?: SaveCheckpoint },
 ): Promise<TrainLoopResult> {
   const startStep = trainer.stepsDone;
   const save = checkpoint.save;
   const saveAt = save
     ? async (step: number) => {
         const { m, v } = await checkpoint.optimizer.getState();
-        await save(step, await checkpoint.params(), { m, v, step });
+        await save(step, await checkpoint.weights(), { m, v, step });
       }
     : undefined;
   const result = await trainLoop(trainer, config, { ...hooks, save: saveAt });

@@ -14,11 +14,12 @@ import { epochPermutation } from '../data/permutation.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import { Recorder } from '../gpu/recorder.ts';
 import { dotSum, ppoGae, ppoPolicyLoss, ppoRewards, tokenLogprobs, valueBackward, valueForward, valueLoss, whiten } from '../kernels/ppo.ts';
-import type { GPTConfig } from '../model/config.ts';
+import { SCORE_NAME } from '../io/hf-gpt2.ts';
 import { Generator } from '../model/generate.ts';
 import { GPT, type Batch, type ParamTensor } from '../model/gpt.ts';
 import { ParamArena } from '../model/param-arena.ts';
 import { RewardModel } from '../model/reward-model.ts';
+import { headOf, type Weights } from '../model/weights.ts';
 import { AdamW, type AdamWConfig } from './adamw.ts';
 
 export interface PpoSettings {
@@ -109,20 +110,16 @@ export type PpoMetrics = Record<
 
 export interface PpoModels {
   /** the SFT model: the policy starts from it and the frozen reference is a copy */
-  policyConfig: GPTConfig;
-  policyParams: ReadonlyMap<string, Float32Array>;
-  /** the reward model (frozen), and the value model's starting point */
-  rewardConfig: GPTConfig;
-  rewardParams: ReadonlyMap<string, Float32Array>;
-  rewardScore: Float32Array;
+  policy: Weights;
+  /** the reward model (frozen; its head is required), and the value model's starting point */
+  reward: Weights;
+  /** a resumed run: the frozen KL reference, of the policy's shape (default: `policy`, the SFT model) */
+  reference?: Weights;
+  /** a resumed run: the value model and its head, of the reward model's shape (default: the reward model) */
+  value?: Weights;
   /** PPO-ptx: the pretraining batch (ptxBatchSize sequences of the rollout length) of PPO step k */
   ptxBatch?: (step: number) => Batch;
   ptxBatchSize?: number;
-  /** a resumed run: the frozen KL reference (default: policyParams, the SFT model) */
-  referenceParams?: ReadonlyMap<string, Float32Array>;
-  /** a resumed run: the value model and its head (default: the reward model's) */
-  valueParams?: ReadonlyMap<string, Float32Array>;
-  valueScore?: Float32Array;
 }
 
 /**
@@ -187,39 +184,36 @@ export class PpoTrainer {
     const B = settings.batchSize;
     const T = settings.maxPromptLength + settings.responseLength;
     this.T = T;
-    const config = models.policyConfig;
+    const config = models.policy.config;
+    const rewardConfig = models.reward.config;
     if (T > config.nPositions) {
       throw new Error(`prompts of ${settings.maxPromptLength} tokens and responses of ${settings.responseLength} exceed the model's context of ${config.nPositions}`);
     }
-    if (models.rewardConfig.nEmbd !== config.nEmbd || models.rewardConfig.nLayer !== config.nLayer || models.rewardConfig.nHead !== config.nHead) {
+    if (rewardConfig.nEmbd !== config.nEmbd || rewardConfig.nLayer !== config.nLayer || rewardConfig.nHead !== config.nHead) {
       // The value model starts from the reward model but runs the policy's vocabulary and shapes.
       throw new Error('the reward model must have the policy model\'s shape (n_layer, n_head, n_embd): the value model starts from it');
     }
     if (!Number.isInteger(settings.miniBatches) || settings.miniBatches < 1 || B % settings.miniBatches !== 0) {
       throw new Error(`the batch of ${B} prompts does not split into ${settings.miniBatches} equal minibatches`);
     }
+    const value = models.value ?? models.reward;
+    const rewardHead = headOf(models.reward, 'the reward model');
+    const valueHead = headOf(value, 'the value model');
     // Policy, reference and value run one minibatch of sequences at a time;
     // rollouts are scored in the same chunks.
     const Bm = B / settings.miniBatches;
     this.policy = new GPT(gpu, config, Bm, T);
-    this.policy.setParameters(models.policyParams);
+    this.policy.setParameters(models.policy.params);
     this.reference = new GPT(gpu, config, Bm, T);
-    this.reference.setParameters(models.referenceParams ?? models.policyParams);
-    this.value = new GPT(gpu, models.rewardConfig, Bm, T);
-    this.value.setParameters(models.valueParams ?? models.rewardParams);
+    this.reference.setParameters((models.reference ?? models.policy).params);
+    this.value = new GPT(gpu, rewardConfig, Bm, T);
+    this.value.setParameters(value.params);
     const C = config.nEmbd;
-    for (const [what, head] of [['reward model', models.rewardScore], ['value model', models.valueScore ?? models.rewardScore]] as const) {
-      if (head.length !== C) throw new Error(`the ${what}'s score head has ${head.length} values, expected ${C} (n_embd)`);
-    }
-    this.valueHeadArena = new ParamArena(
-      gpu,
-      [{ name: 'value.score.weight', shape: [1, C], size: C, init: 'normal', decay: true, conv1d: false }],
-      'value.score',
-    );
+    this.valueHeadArena = new ParamArena(gpu, [{ name: 'value.score', shape: [1, C], size: C, init: 'normal', decay: true, conv1d: false }], 'value.score');
     this.valueHead = this.valueHeadArena.tensors[0]!;
-    gpu.write(this.valueHead.value, models.valueScore ?? models.rewardScore);
-    this.reward = new RewardModel(gpu, models.rewardConfig, B, T);
-    this.reward.setParameters(models.rewardParams, models.rewardScore);
+    gpu.write(this.valueHead.value, valueHead);
+    this.reward = new RewardModel(gpu, rewardConfig, B, T);
+    this.reward.setParameters(models.reward.params, rewardHead);
     this.generator = new Generator(this.policy, { maxBatch: B, maxLength: T });
     if (settings.ptxCoef > 0) {
       if (!models.ptxBatch) throw new Error('PPO-ptx needs pretraining batches (ptxBatch)');
@@ -231,7 +225,8 @@ export class PpoTrainer {
     this.optimizer = new AdamW(gpu, [...this.policy.params, ...this.value.params, this.valueHead], optimizer, [
       ...this.policy.params.map((p) => `policy.${p.spec.name}`),
       ...this.value.params.map((p) => `value.${p.spec.name}`),
-      this.valueHead.spec.name,
+      // the head's moments under its name in model.safetensors
+      `value.${SCORE_NAME}`,
     ]);
     const N = B * T;
     const f = (label: string, n: number) => gpu.createBuffer(`ppo.${label}`, n * 4);
@@ -468,8 +463,9 @@ export class PpoTrainer {
     return this.policy.getParameters();
   }
 
-  async getValueModel(): Promise<{ params: Map<string, Float32Array>; score: Float32Array }> {
-    return { params: await this.value.getParameters(), score: await this.gpu.readF32(this.valueHead.value, 0, this.valueHead.spec.size) };
+  /** The value model with its head. */
+  async getValueModel(): Promise<Weights> {
+    return { config: this.value.config, params: await this.value.getParameters(), head: await this.gpu.readF32(this.valueHead.value, 0, this.valueHead.spec.size) };
   }
 
   /** The optimizer moments and KL coefficient, for a resumable checkpoint. */

@@ -10,7 +10,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { saveCheckpoint } from '../../src/cli/run-dir.ts';
 import { preset, type GPTConfig } from '../../src/model/config.ts';
 import { initParameters } from '../../src/model/params.ts';
-import { scoreHeadCheckpoint } from '../../src/model/reward-model.ts';
 import { preferenceJsonl } from '../stages/preferences.ts';
 import { cli, ROOT, tempDir } from './cli.ts';
 
@@ -109,8 +108,8 @@ describe('tokenizers that cannot work', () => {
   function gpt2Folder(name: string, score: boolean): string {
     const out = join(dir, name);
     const config: GPTConfig = { ...shape, vocabSize: 50257 };
-    const head = score ? scoreHeadCheckpoint(config, new Float32Array(config.nEmbd).fill(0.1), 50256) : {};
-    saveCheckpoint(out, { config, params: initParameters(config, 3), ...head, tokenizer: 'gpt2' });
+    const head = score ? new Float32Array(config.nEmbd).fill(0.1) : undefined;
+    saveCheckpoint(out, { config, params: initParameters(config, 3), head, tokenizer: 'gpt2' });
     return out;
   }
 
@@ -119,7 +118,7 @@ describe('tokenizers that cannot work', () => {
     const config: GPTConfig = { ...shape, vocabSize: 257 };
     saveCheckpoint(bytes, { config, params: initParameters(config, 2), tokenizer: 'bytes' });
     const bytesRm = join(dir, 'bytes-rm');
-    saveCheckpoint(bytesRm, { config, params: initParameters(config, 4), ...scoreHeadCheckpoint(config, new Float32Array(32), 256), tokenizer: 'bytes' });
+    saveCheckpoint(bytesRm, { config, params: initParameters(config, 4), head: new Float32Array(32), tokenizer: 'bytes' });
     const gpt2Rm = gpt2Folder('gpt2-rm', true);
     const mismatch = `uses the bytes tokenizer (recorded in ${join(bytes, 'tokenizer_config.json')}) but --reward-model ${gpt2Rm} uses the gpt2 tokenizer`;
 

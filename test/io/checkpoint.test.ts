@@ -17,7 +17,7 @@ const tempDir = () => {
 };
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-function expectBitIdentical(a: Map<string, Float32Array>, b: Map<string, Float32Array>): void {
+function expectBitIdentical(a: ReadonlyMap<string, Float32Array>, b: ReadonlyMap<string, Float32Array>): void {
   expect([...a.keys()]).toEqual([...b.keys()]);
   for (const [name, x] of a) expect(Buffer.from(b.get(name)!.buffer).equals(Buffer.from(x.buffer)), name).toBe(true);
 }
@@ -25,7 +25,7 @@ function expectBitIdentical(a: Map<string, Float32Array>, b: Map<string, Float32
 describe('checkpoints', () => {
   it('round-trip weights bit-identically through config.json + model.safetensors', () => {
     const params = initParameters(config, 3);
-    const { config: json, model } = encodeModel(config, params);
+    const { config: json, model } = encodeModel({ config, params });
     const back = decodeModel(json, model, 'mem');
     expect(back.config).toEqual(config);
     expectBitIdentical(params, back.params);
@@ -54,16 +54,15 @@ describe('checkpoints', () => {
   it("write a reward model's trunk under transformer. beside score.weight, as transformers 4.x requires, and read it back", () => {
     const params = initParameters(config, 12);
     const score = new Float32Array(config.nEmbd).map((_, i) => i / 100);
-    const extraTensors = new Map([['score.weight', { shape: [1, config.nEmbd], data: score }]]);
-    const { config: json, model } = encodeModel(config, params, { extraTensors });
+    const { config: json, model } = encodeModel({ config, params, head: score });
     const names = [...parseSafetensors(model, 'rm').tensors.keys()];
     expect(names.filter((n) => n !== 'score.weight').every((n) => n.startsWith('transformer.'))).toBe(true);
     expect(names).toContain('score.weight');
     const back = decodeModel(json, model, 'rm');
     expectBitIdentical(params, back.params);
-    expect(back.extra.get('score.weight')).toEqual(score);
+    expect(back.head).toEqual(score);
     // A language model keeps the hub's gpt2 names.
-    expect([...parseSafetensors(encodeModel(config, params).model, 'lm').tensors.keys()].some((n) => n.startsWith('transformer.'))).toBe(false);
+    expect([...parseSafetensors(encodeModel({ config, params }).model, 'lm').tensors.keys()].some((n) => n.startsWith('transformer.'))).toBe(false);
   });
 
   it('name the folder and file when one is missing or truncated', () => {
@@ -210,7 +209,7 @@ describe('a checkpoint save is one transaction', () => {
 describe('checkpoints from browser files', () => {
   it('load from File objects, and say which file is missing', async () => {
     const params = initParameters(config, 9);
-    const { config: json, model } = encodeModel(config, params);
+    const { config: json, model } = encodeModel({ config, params });
     const files = [new File([json], 'config.json'), new File([new Uint8Array(model)], 'model.safetensors')];
     expectBitIdentical(params, (await decodeModelFiles(files, 'upload')).params);
     await expect(decodeModelFiles(files.slice(1), 'upload')).rejects.toThrow('upload: no config.json among model.safetensors');

@@ -9,10 +9,12 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/gpu.ts';
-import { decodeModel } from '../../src/io/checkpoint.ts';
+import { decodeModel, encodeModel } from '../../src/io/checkpoint.ts';
+import { rewardPadTokenId, sequenceClassificationConfig } from '../../src/io/hf-gpt2.ts';
 import { parseSafetensors, tensorToFloat32, tensorToInt32 } from '../../src/io/safetensors.ts';
 import { preset } from '../../src/model/config.ts';
-import { RewardModel, rewardPadTokenId, SCORE_NAME, scoreHeadCheckpoint, sequenceClassificationConfig } from '../../src/model/reward-model.ts';
+import { initParameters } from '../../src/model/params.ts';
+import { RewardModel } from '../../src/model/reward-model.ts';
 import { createTokenizer } from '../../src/tokenizer/index.ts';
 import { expectClose, testGpu } from '../helpers.ts';
 
@@ -55,9 +57,9 @@ describe('reward models in transformers (GPT2ForSequenceClassification pooling)'
     expect(() => rewardPadTokenId(0, 1)).toThrow(/no id besides EOS/);
     expect(() => rewardPadTokenId(257, 257)).toThrow(/outside the vocabulary/);
     const config = { ...preset('tiny'), nLayer: 1 };
-    // What `reward` writes and what `pipeline` / `ppo` write (through scoreHeadCheckpoint) agree.
-    const viaHead = scoreHeadCheckpoint(config, new Float32Array(config.nEmbd), bytes.eosId).extraConfig;
-    expect(viaHead).toEqual(sequenceClassificationConfig(bytes.eosId, config.vocabSize));
+    // What `reward`, `pipeline`, `ppo` and the demo write for a model with a head (all through encodeModel).
+    const viaHead = JSON.parse(encodeModel({ config, params: initParameters(config, 1), head: new Float32Array(config.nEmbd) }, { eosId: bytes.eosId }).config);
+    expect(viaHead).toMatchObject(sequenceClassificationConfig(bytes.eosId, config.vocabSize));
     expect(viaHead.pad_token_id).toBe(255);
     // The text never holds it.
     expect(bytes.encode('\u0000\u00ff\uffff\u{10ffff} any text').includes(255)).toBe(false);
@@ -70,7 +72,7 @@ describe('reward models in transformers (GPT2ForSequenceClassification pooling)'
     expect(f.eosTokenId).toBe(bytes.eosId);
     expect(f.checkpoint.config.vocabSize).toBe(bytes.vocabSize);
     expect(sequenceClassificationConfig(bytes.eosId, f.checkpoint.config.vocabSize)).toMatchObject({ pad_token_id: f.padTokenId });
-    expect(f.checkpoint.extra.get(SCORE_NAME)?.length).toBe(f.checkpoint.config.nEmbd);
+    expect(f.checkpoint.head?.length).toBe(f.checkpoint.config.nEmbd);
     // Rows: the text's bytes, EOS, then pad ids where the attention mask is 0.
     for (let b = 0; b < f.B; b++) {
       const row = f.inputIds.subarray(b * f.T, (b + 1) * f.T);
@@ -90,7 +92,7 @@ describe('reward models in transformers (GPT2ForSequenceClassification pooling)'
     const { checkpoint } = f;
     const rm = new RewardModel(gpu, checkpoint.config, f.B, f.T);
     try {
-      rm.setParameters(checkpoint.params, checkpoint.extra.get(SCORE_NAME)!);
+      rm.setParameters(checkpoint.params, checkpoint.head!);
       const last = Int32Array.from({ length: f.B }, (_, b) => f.attentionMask.subarray(b * f.T, (b + 1) * f.T).lastIndexOf(1));
       for (let b = 0; b < f.B; b++) expect(f.inputIds[b * f.T + last[b]!]).toBe(bytes.eosId);
 

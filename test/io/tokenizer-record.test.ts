@@ -12,7 +12,6 @@ import { loadModel, saveCheckpoint, setSaveFaultHook, type CheckpointToSave } fr
 import { recordedTokenizer } from '../../src/cli/tokenizer-choice.ts';
 import { preset } from '../../src/model/config.ts';
 import { initParameters } from '../../src/model/params.ts';
-import { SCORE_NAME, scoreHeadCheckpoint } from '../../src/model/reward-model.ts';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -40,11 +39,11 @@ describe('a checkpoint with its tokenizer', () => {
   it("keeps a reward model's pad_token_id from its own config keys", () => {
     const dir = tempDir();
     const score = new Float32Array(config.nEmbd).fill(0.5);
-    saveCheckpoint(dir, { config, params: initParameters(config, 2), ...scoreHeadCheckpoint(config, score, 256), tokenizer: 'bytes' });
+    saveCheckpoint(dir, { config, params: initParameters(config, 2), head: score, tokenizer: 'bytes' });
     const json = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     expect(json.eos_token_id).toBe(256);
     expect(typeof json.pad_token_id).toBe('number');
-    expect(loadModel(dir).extra.get(SCORE_NAME)).toEqual(score);
+    expect(loadModel(dir).head).toEqual(score);
   });
 
   it('has no record where a save names no tokenizer (a foreign Hugging Face folder)', () => {
@@ -59,7 +58,7 @@ describe('a checkpoint with its tokenizer', () => {
     const b = initParameters(big, 5);
     const first: CheckpointToSave = { config: big, params: a, tokenizer: 'gpt2' };
     const second: CheckpointToSave = { config: big, params: b, tokenizer: 'bytes' };
-    const wte = (p: Map<string, Float32Array>) => p.get('wte.weight')![0];
+    const wte = (p: ReadonlyMap<string, Float32Array>) => p.get('wte.weight')![0];
     let points = 0;
     for (let k = 1; k < 100; k++) {
       const dir = tempDir();

@@ -114,7 +114,7 @@ describe('sampling with a vocabulary limit', () => {
     const make = (vocabLimit?: number) =>
       new PpoTrainer(
         gpu,
-        { policyConfig: config, policyParams: paddedFavourite(), rewardConfig: config, rewardParams: initParameters(config, 4), rewardScore: RewardModel.initScore(config, 4) },
+        { policy: { config, params: paddedFavourite() }, reward: { config, params: initParameters(config, 4), head: RewardModel.initScore(config, 4) } },
         { ...PPO_DEFAULTS, batchSize: 2, maxPromptLength: 2, responseLength: 4, temperature: 1, vocabLimit },
         { lr: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0, gradClip: 1 },
         256,

@@ -18,7 +18,7 @@ describe('policy comparison', () => {
   it('reports reward-model and gold-judge scores, win rates and KL; a policy compared with itself has KL 0', async () => {
     const config = { ...preset('tiny'), nLayer: 1, nPositions: 64 };
     const policy = { config, params: initParameters(config, 1) };
-    const rm = { config, params: initParameters(config, 2), score: RewardModel.initScore(config, 2) };
+    const rm = { config, params: initParameters(config, 2), head: RewardModel.initScore(config, 2) };
     const prompts = makePrompts(4, 6).map((p) => chatPrompt(p.question));
     const judge = (prompt: string, response: string) => goldScore(parseTaskPrompt(prompt)!, response);
     const report = await comparePolicies({

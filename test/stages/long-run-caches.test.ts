@@ -62,11 +62,8 @@ describe('over long runs the device caches stay flat', () => {
     const trainer = new PpoTrainer(
       gpu,
       {
-        policyConfig: config,
-        policyParams: initParameters(config, 1),
-        rewardConfig: config,
-        rewardParams: initParameters(config, 2),
-        rewardScore: RewardModel.initScore(config, 2),
+        policy: { config, params: initParameters(config, 1) },
+        reward: { config, params: initParameters(config, 2), head: RewardModel.initScore(config, 2) },
       },
       { ...PPO_DEFAULTS, batchSize: 2, maxPromptLength: 3, responseLength: 3, ppoEpochs: 1, temperature: 1, seed: 5, targetKl: 1 },
       { lr: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0, gradClip: 1 },

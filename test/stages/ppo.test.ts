@@ -24,11 +24,8 @@ describe('PPO', () => {
     const trainer = new PpoTrainer(
       gpu,
       {
-        policyConfig: config,
-        policyParams: initParameters(config, 11),
-        rewardConfig: config,
-        rewardParams: initParameters(config, 12),
-        rewardScore: RewardModel.initScore(config, 12).map((x) => x * 50),
+        policy: { config, params: initParameters(config, 11) },
+        reward: { config, params: initParameters(config, 12), head: RewardModel.initScore(config, 12).map((x) => x * 50) },
       },
       { ...PPO_DEFAULTS, batchSize: B, maxPromptLength: 4, responseLength: 2, seed: 1, temperature: 1, klCoef, miniBatches },
       { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0, gradClip: 1 },

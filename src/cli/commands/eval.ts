@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { loadPrompts, loadSftExamples } from '../../data/formats.ts';
-import { SCORE_NAME } from '../../model/reward-model.ts';
+import { headFrom } from '../../io/checkpoint.ts';
 import { comparePolicies } from '../../stages/evaluate.ts';
 import { goldJudge, parseTaskPrompt } from '../../task/index.ts';
 import { sftBatches, tokenizeSft } from '../../data/sft.ts';
@@ -125,8 +125,7 @@ async function compare(o: z.infer<typeof schema>): Promise<void> {
   const baseline = loadModel(o.baseline);
   const reference = o.reference ? loadModel(o.reference) : baseline;
   const rm = loadModel(o.rewardModel);
-  const score = rm.extra.get(SCORE_NAME);
-  if (!score) throw new Error(`${o.rewardModel}: no ${SCORE_NAME}: not a reward model`);
+  headFrom(rm, o.rewardModel, 'a reward model');
   // One tokenizer for all four models, before anything runs.
   const tokenizer = resolveTokenizer(
     [
@@ -147,7 +146,7 @@ async function compare(o: z.infer<typeof schema>): Promise<void> {
       policy,
       baseline,
       reference,
-      reward: { ...rm, score },
+      reward: rm,
       tokenizer,
       prompts,
       maxNewTokens: o.maxNewTokens,

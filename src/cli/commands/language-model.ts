@@ -55,7 +55,7 @@ export function registerLanguageModelCommands(program: Command): void {
 
 
 async function runStage(stage: string, opts: TrainingOptions, buildData: (t: Tokenizer) => StageData): Promise<void> {
-  await runTrainingCommand(stage, opts, (tokenizer, weights) => {
+  await runTrainingCommand(stage, opts, (tokenizer, weights, resume) => {
     const data = buildData(tokenizer);
     return {
       report: data.report,
@@ -65,7 +65,7 @@ async function runStage(stage: string, opts: TrainingOptions, buildData: (t: Tok
             gpu,
             config: weights.config,
             params: weights.params,
-            optimizerState: weights.resume?.optimizer,
+            optimizerState: resume?.optimizer,
             batchSize: opts.batchSize,
             gradAccum: opts.gradAccum,
             seqLen: opts.seqLen,

@@ -10,7 +10,6 @@ import { z } from 'zod';
 import { requestCommandGpu } from '../autotune-cache.ts';
 import { planBatch } from '../../model/activations.ts';
 import { BYTES_VOCAB, preset, validateConfig, type GPTConfig } from '../../model/config.ts';
-import { scoreHeadCheckpoint } from '../../model/reward-model.ts';
 import {
   PIPELINE_PRESETS,
   PIPELINE_STAGES,
@@ -21,11 +20,11 @@ import {
   type PipelineStage,
   type PipelineSummary,
 } from '../../stages/pipeline.ts';
-import { BytesTokenizer } from '../../tokenizer/bytes.ts';
 import { number } from '../options.ts';
 import { Progress } from '../progress.ts';
 import { renderReport, resultRows, stageRows, type MetricsByStage } from '../report.ts';
 import { appendMetrics, saveCheckpoint, writeFileAtomic } from '../run-dir.ts';
+import { formatTable } from '../text-table.ts';
 
 const positiveInt = z.number().int().positive();
 const positive = z.number().positive();
@@ -166,18 +165,11 @@ export function registerPipeline(program: Command): void {
           const shown = stage === 'ppo' ? { scores: record['objective/scores']!, kl: record['objective/kl']! } : { ...record, step: undefined, lr: undefined };
           progress?.log(record.step, Object.fromEntries(Object.entries(shown).filter(([, v]) => v !== undefined)) as Record<string, number>);
         },
-        onStageEnd: (stage, stageSummary, checkpoint) => {
+        onStageEnd: (stage, stageSummary, weights) => {
           progress?.stop();
           progress = null;
           const dir = STAGE_DIRS[stage];
-          if (checkpoint && dir) {
-            saveCheckpoint(join(out, dir), {
-              config: checkpoint.config,
-              params: checkpoint.params,
-              ...(checkpoint.score ? scoreHeadCheckpoint(checkpoint.config, checkpoint.score, new BytesTokenizer().eosId) : {}),
-              tokenizer: 'bytes', // the built-in task's
-            });
-          }
+          if (weights && dir) saveCheckpoint(join(out, dir), { ...weights, tokenizer: 'bytes' }); // the built-in task's tokenizer
           const figures = Object.entries(stageSummary).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
           console.log(`${stage}: done; ${figures.join(', ')}`);
         },
@@ -203,10 +195,7 @@ export function registerPipeline(program: Command): void {
 }
 
 function printSummary(summary: PipelineSummary, out: string, seconds: number): void {
-  const table = (rows: string[][]) => {
-    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
-  };
+  const table = (rows: string[][]) => formatTable(rows, 2, 'text').join('\n');
   console.log(`\n== summary (${seconds.toFixed(0)} s in all, adapter ${summary.adapter})\n`);
   console.log(table([['stage', 'time', 'final'], ...stageRows(summary)]));
   console.log();

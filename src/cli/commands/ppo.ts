@@ -10,7 +10,8 @@ import type { GPTConfig } from '../../model/config.ts';
 import type { Batch } from '../../model/gpt.ts';
 import { requestCommandGpu } from '../autotune-cache.ts';
 import { PPO_DEFAULTS } from '../../train/ppo-trainer.ts';
-import { SCORE_NAME, scoreHeadCheckpoint } from '../../model/reward-model.ts';
+import { headFrom } from '../../io/checkpoint.ts';
+import type { Weights } from '../../model/weights.ts';
 import { runPpo, tokenizePrompts } from '../../stages/ppo.ts';
 import { addOptimizerOptions, number, optimizerConfig, optimizerOptionsShape, resolveOptions } from '../options.ts';
 import { Progress } from '../progress.ts';
@@ -127,16 +128,12 @@ export function registerPpo(program: Command): void {
     }
     const sft = loadModel(o.init);
     const rm = loadModel(o.rewardModel);
-    const rewardScore = rm.extra.get(SCORE_NAME);
-    if (!rewardScore) throw new Error(`${o.rewardModel}: no ${SCORE_NAME} in model.safetensors: not a reward model (train one with \`webgpu-rlhf reward\`)`);
+    headFrom(rm, o.rewardModel, 'a reward model (train one with `webgpu-rlhf reward`)');
     const shape = (c: GPTConfig) => `n_layer ${c.nLayer}, n_head ${c.nHead}, n_embd ${c.nEmbd}`;
     if (rm.config.nLayer !== sft.config.nLayer || rm.config.nHead !== sft.config.nHead || rm.config.nEmbd !== sft.config.nEmbd) {
       throw new Error(
         `--reward-model ${o.rewardModel} (${shape(rm.config)}) must have the shape of the --init policy ${o.init} (${shape(sft.config)}): the value model starts from it`,
       );
-    }
-    if (rewardScore.length !== rm.config.nEmbd) {
-      throw new Error(`${o.rewardModel}: ${SCORE_NAME} has ${rewardScore.length} values, expected ${rm.config.nEmbd} (n_embd)`);
     }
     if (o.batchSize % o.miniBatches !== 0) {
       throw new Error(`--mini-batches ${o.miniBatches} must divide --batch-size ${o.batchSize} (each minibatch an equal share of the prompts)`);
@@ -150,17 +147,16 @@ export function registerPpo(program: Command): void {
       o.tokenizer,
     );
     // A resumed run's policy and value model (with its head) come from --out; the KL reference stays the --init model.
-    let resumed: { policy: ReadonlyMap<string, Float32Array>; value: ReadonlyMap<string, Float32Array>; valueScore: Float32Array; klCoef: number } | null = null;
+    let resumed: { policy: Weights; value: Weights; klCoef: number } | null = null;
     if (resume) {
       const policy = loadModel(o.out);
       const value = loadModel(o.out, VALUE_DIR);
-      const valueScore = value.extra.get(SCORE_NAME);
-      if (!valueScore) throw new Error(`${join(o.out, VALUE_DIR)}: no ${SCORE_NAME} in model.safetensors: not the value model of a PPO run`);
+      headFrom(value, join(o.out, VALUE_DIR), 'the value model of a PPO run');
       const klCoef = resume.trainer.klCoef;
       if (typeof klCoef !== 'number' || !Number.isFinite(klCoef) || klCoef < 0) {
         throw new Error(`${join(o.out, 'trainer_state.json')}: "klCoef" must be the run's KL coefficient (a number ≥ 0): not a resumable PPO checkpoint`);
       }
-      resumed = { policy: policy.params, value: value.params, valueScore, klCoef };
+      resumed = { policy: { config: sft.config, params: policy.params }, value, klCoef };
     }
     const room = sft.config.nPositions - o.responseLength;
     if (room < 1) throw new Error(`--response-length ${o.responseLength} leaves no room for a prompt in a context of ${sft.config.nPositions}`);
@@ -206,14 +202,10 @@ export function registerPpo(program: Command): void {
         {
           gpu,
           models: {
-            policyConfig: sft.config,
-            policyParams: resumed?.policy ?? sft.params,
-            referenceParams: sft.params,
-            valueParams: resumed?.value,
-            valueScore: resumed?.valueScore,
-            rewardConfig: rm.config,
-            rewardParams: rm.params,
-            rewardScore,
+            policy: resumed?.policy ?? sft,
+            reference: sft,
+            value: resumed?.value,
+            reward: rm,
             ptxBatch,
             ptxBatchSize: o.ptxBatchSize ?? o.batchSize,
           },
@@ -269,7 +261,7 @@ export function registerPpo(program: Command): void {
               tokenizer: tokenizer.name,
               optimizer: state.optimizer,
               trainerState: { step, stage: 'ppo', config: { ...o, resume: undefined, tokenizer: tokenizer.name }, klCoef: state.beta },
-              value: { config: rm.config, params: value.params, ...scoreHeadCheckpoint(rm.config, value.score, tokenizer.eosId), tokenizer: tokenizer.name },
+              value: { ...value, tokenizer: tokenizer.name },
             });
           },
           shouldStop: () => stopRequested,

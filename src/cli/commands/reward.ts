@@ -1,7 +1,6 @@
 /** `webgpu-rlhf reward`: train a reward model on preference comparisons. */
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { SCORE_NAME, sequenceClassificationConfig } from '../../model/reward-model.ts';
 import { buildRewardData, runRewardModel } from '../../stages/reward.ts';
 import { addTrainingOptions, number, optimizerConfig, resolveOptions, trainingOptionsSchema } from '../options.ts';
 import { readDataFiles } from '../run-dir.ts';
@@ -22,26 +21,21 @@ export function registerReward(program: Command): void {
   ).option('--center-rewards <x>', 'add x · mean squared reward to the loss (keeps rewards near 0; 0 = off)', number, 0);
   cmd.action(async () => {
     const opts = resolveOptions(cmd, schema);
-    await runTrainingCommand('reward', opts, (tokenizer, weights) => {
+    await runTrainingCommand('reward', opts, (tokenizer, weights, resume) => {
       const data = buildRewardData({
         ...opts,
         tokenizer,
         ...readDataFiles(opts),
       });
-      const score = weights.extra.get(SCORE_NAME);
-      if (score) data.report.push(`continuing the reward head of the starting checkpoint`);
+      if (weights.head) data.report.push(`continuing the reward head of the starting checkpoint`);
       return {
         report: data.report,
-        extraTensorShapes: { [SCORE_NAME]: [1, weights.config.nEmbd] },
-        extraConfig: sequenceClassificationConfig(tokenizer.eosId, weights.config.vocabSize),
         run: (gpu, hooks) =>
           runRewardModel(
             {
               gpu,
-              config: weights.config,
-              params: weights.params,
-              score,
-              optimizerState: weights.resume?.optimizer,
+              ...weights,
+              optimizerState: resume?.optimizer,
               batchSize: opts.batchSize,
               seqLen: opts.seqLen,
               steps: opts.steps,
