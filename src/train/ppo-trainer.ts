@@ -153,6 +153,37 @@ const S_RATIO = 5;
 const S_VALUE_LOSS = 6;
 const S_VALUE_CLIPFRAC = 7;
 
+/** The PPO step's GPU buffers: batch rows (N = B·T), one minibatch's gathered rows, and the stats sums. */
+interface PpoBuffers {
+  targets: GPUBuffer;
+  weights: GPUBuffer;
+  ones: GPUBuffer;
+  span: GPUBuffer;
+  scores: GPUBuffer;
+  logpOld: GPUBuffer;
+  entropy: GPUBuffer;
+  refLogp: GPUBuffer;
+  refEntropy: GPUBuffer;
+  valuesOld: GPUBuffer;
+  values: GPUBuffer;
+  dvalues: GPUBuffer;
+  rewards: GPUBuffer;
+  advantages: GPUBuffer;
+  returns: GPUBuffer;
+  kl: GPUBuffer;
+  tokenLoss: GPUBuffer;
+  tokenStats: GPUBuffer;
+  mbTargets: GPUBuffer;
+  mbWeights: GPUBuffer;
+  mbValueWeights: GPUBuffer;
+  mbLogpOld: GPUBuffer;
+  mbAdvantages: GPUBuffer;
+  mbReturns: GPUBuffer;
+  mbValuesOld: GPUBuffer;
+  valueStats: GPUBuffer;
+  stats: GPUBuffer;
+}
+
 export class PpoTrainer {
   readonly policy: GPT;
   readonly settings: PpoSettings;
@@ -166,7 +197,7 @@ export class PpoTrainer {
   private readonly reward: RewardModel;
   private readonly generator: Generator;
   readonly optimizer: AdamW;
-  private readonly buf: Record<string, GPUBuffer>;
+  private readonly buf: PpoBuffers;
   private readonly readback: GPUBuffer;
   private readonly eosId: number;
   private readonly ptx: { model: GPT; batch: (step: number) => Batch } | null;
@@ -289,15 +320,15 @@ export class PpoTrainer {
       const rec = new Recorder(this.gpu);
       for (let k = 0; k < this.policy.plan.microBatches; k++) {
         this.policy.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
-          tokenLogprobs(r, b.logpOld!, b.entropy!, logits, b.targets!, { R: rows, V, rowOffset: base + firstRow, invTemp }),
+          tokenLogprobs(r, b.logpOld, b.entropy, logits, b.targets, { R: rows, V, rowOffset: base + firstRow, invTemp }),
         );
         this.reference.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
-          tokenLogprobs(r, b.refLogp!, b.refEntropy!, logits, b.targets!, { R: rows, V, rowOffset: base + firstRow, invTemp }),
+          tokenLogprobs(r, b.refLogp, b.refEntropy, logits, b.targets, { R: rows, V, rowOffset: base + firstRow, invTemp }),
         );
       }
       for (let k = 0; k < this.value.plan.microBatches; k++) {
         this.value.recordTrunkForward(rec, k);
-        valueForward(rec, b.valuesOld!, this.value.finalHidden, this.valueHead.value, { R: rowsOf(this.value, k), C, rowOffset: base + microOffset(this.value, k) });
+        valueForward(rec, b.valuesOld, this.value.finalHidden, this.valueHead.value, { R: rowsOf(this.value, k), C, rowOffset: base + microOffset(this.value, k) });
       }
       rec.submit();
     }
@@ -305,13 +336,13 @@ export class PpoTrainer {
     // Rewards (KL penalty and scores), GAE, whitened advantages.
     let rec = new Recorder(this.gpu);
     const shape = { R: N, B, T, klK3: s.klEstimator === 'k3', beta: this.beta, gamma: s.gamma, lam: s.lam };
-    ppoRewards(rec, b.rewards!, b.kl!, b.logpOld!, b.refLogp!, b.scores!, b.span!, shape);
-    if (s.whitenRewards) whiten(rec, b.rewards!, b.weights!, N, rollout.n, false);
-    ppoGae(rec, b.advantages!, b.returns!, b.rewards!, b.valuesOld!, b.span!, shape);
-    dotSum(rec, b.stats!, S_KL, b.kl!, b.ones!, N);
-    dotSum(rec, b.stats!, S_ENTROPY, b.entropy!, b.weights!, N);
-    whiten(rec, b.advantages!, b.weights!, N, rollout.n);
-    rec.copy(b.stats!, 0, this.readback, 0, 8);
+    ppoRewards(rec, b.rewards, b.kl, b.logpOld, b.refLogp, b.scores, b.span, shape);
+    if (s.whitenRewards) whiten(rec, b.rewards, b.weights, N, rollout.n, false);
+    ppoGae(rec, b.advantages, b.returns, b.rewards, b.valuesOld, b.span, shape);
+    dotSum(rec, b.stats, S_KL, b.kl, b.ones, N);
+    dotSum(rec, b.stats, S_ENTROPY, b.entropy, b.weights, N);
+    whiten(rec, b.advantages, b.weights, N, rollout.n);
+    rec.copy(b.stats, 0, this.readback, 0, 8);
     rec.submit();
     const rolloutStats = await this.read();
     const klSum = rolloutStats[S_KL]! / B; // per sequence, summed over its tokens
@@ -333,11 +364,11 @@ export class PpoTrainer {
         rec = new Recorder(this.gpu);
         for (const [i, seq] of rows.entries()) {
           for (const [from, to] of [
-            [b.targets!, b.mbTargets!],
-            [b.logpOld!, b.mbLogpOld!],
-            [b.advantages!, b.mbAdvantages!],
-            [b.returns!, b.mbReturns!],
-            [b.valuesOld!, b.mbValuesOld!],
+            [b.targets, b.mbTargets],
+            [b.logpOld, b.mbLogpOld],
+            [b.advantages, b.mbAdvantages],
+            [b.returns, b.mbReturns],
+            [b.valuesOld, b.mbValuesOld],
           ] as const) {
             rec.copy(from, seq * T * 4, to, i * T * 4, T * 4);
           }
@@ -347,7 +378,7 @@ export class PpoTrainer {
         this.valueHeadArena.recordZeroGradients(rec);
         for (let k = 0; k < this.policy.plan.microBatches; k++) {
           this.policy.recordWithLogitsHead(rec, k, true, (r, logits, firstRow, count) =>
-            ppoPolicyLoss(r, logits, b.tokenLoss!, b.tokenStats!, b.mbTargets!, b.mbLogpOld!, b.mbAdvantages!, b.mbWeights!, {
+            ppoPolicyLoss(r, logits, b.tokenLoss, b.tokenStats, b.mbTargets, b.mbLogpOld, b.mbAdvantages, b.mbWeights, {
               R: count,
               V,
               rowOffset: firstRow,
@@ -364,23 +395,23 @@ export class PpoTrainer {
         const valueMicro = this.value.plan.microBatches;
         for (let k = 0; k < valueMicro; k++) {
           this.value.recordTrunkForward(rec, k);
-          valueForward(rec, b.values!, this.value.finalHidden, this.valueHead.value, { R: rowsOf(this.value, k), C, rowOffset: microOffset(this.value, k) });
+          valueForward(rec, b.values, this.value.finalHidden, this.valueHead.value, { R: rowsOf(this.value, k), C, rowOffset: microOffset(this.value, k) });
         }
-        valueLoss(rec, b.dvalues!, b.valueStats!, b.values!, b.mbValuesOld!, b.mbReturns!, b.mbValueWeights!, { R: Nm, clip: s.cliprangeValue });
+        valueLoss(rec, b.dvalues, b.valueStats, b.values, b.mbValuesOld, b.mbReturns, b.mbValueWeights, { R: Nm, clip: s.cliprangeValue });
         for (let k = 0; k < valueMicro; k++) {
           if (valueMicro > 1) this.value.recordTrunkForward(rec, k);
           const p = { R: rowsOf(this.value, k), C, rowOffset: microOffset(this.value, k) };
-          valueBackward(rec, this.value.finalHiddenGrad, this.valueHead.grad, b.dvalues!, this.value.finalHidden, this.valueHead.value, p);
+          valueBackward(rec, this.value.finalHiddenGrad, this.valueHead.grad, b.dvalues, this.value.finalHidden, this.valueHead.value, p);
           this.value.recordTrunkBackward(rec, k);
         }
         this.optimizer.record(rec);
-        dotSum(rec, b.stats!, S_POLICY_LOSS, b.tokenLoss!, b.ones!, Nm);
-        dotSum(rec, b.stats!, S_CLIPFRAC, b.tokenStats!, b.ones!, Nm, 0);
-        dotSum(rec, b.stats!, S_APPROXKL, b.tokenStats!, b.ones!, Nm, Nm);
-        dotSum(rec, b.stats!, S_RATIO, b.tokenStats!, b.ones!, Nm, 2 * Nm);
-        dotSum(rec, b.stats!, S_VALUE_LOSS, b.valueStats!, b.ones!, Nm, 0);
-        dotSum(rec, b.stats!, S_VALUE_CLIPFRAC, b.valueStats!, b.ones!, Nm, Nm);
-        rec.copy(b.stats!, 0, this.readback, 0, 32);
+        dotSum(rec, b.stats, S_POLICY_LOSS, b.tokenLoss, b.ones, Nm);
+        dotSum(rec, b.stats, S_CLIPFRAC, b.tokenStats, b.ones, Nm, 0);
+        dotSum(rec, b.stats, S_APPROXKL, b.tokenStats, b.ones, Nm, Nm);
+        dotSum(rec, b.stats, S_RATIO, b.tokenStats, b.ones, Nm, 2 * Nm);
+        dotSum(rec, b.stats, S_VALUE_LOSS, b.valueStats, b.ones, Nm, 0);
+        dotSum(rec, b.stats, S_VALUE_CLIPFRAC, b.valueStats, b.ones, Nm, Nm);
+        rec.copy(b.stats, 0, this.readback, 0, 32);
         rec.copy(this.optimizer.norm, 0, this.readback, 32, 4);
         if (this.ptx) rec.copy(this.ptx.model.lossBuffer, 0, this.readback, 36, 4);
         rec.submit();
@@ -436,8 +467,8 @@ export class PpoTrainer {
     for (let i = 0; i < weights.length; i++) weights[i]! /= n;
     this.policy.uploadTokens(tokens);
     this.value.uploadTokens(tokens);
-    this.gpu.write(this.buf.mbWeights!, weights);
-    this.gpu.write(this.buf.mbValueWeights!, weights.map((w) => w * this.settings.vfCoef));
+    this.gpu.write(this.buf.mbWeights, weights);
+    this.gpu.write(this.buf.mbValueWeights, weights.map((w) => w * this.settings.vfCoef));
   }
 
   /** Responses of the current policy, for evaluation. */
@@ -533,10 +564,10 @@ export class PpoTrainer {
       if (s.scoreClip !== null) scores[b] = Math.min(Math.max(scores[b]!, -s.scoreClip), s.scoreClip);
     });
     const b = this.buf;
-    this.gpu.write(b.targets!, targets);
-    this.gpu.write(b.weights!, weights);
-    this.gpu.write(b.span!, span);
-    this.gpu.write(b.scores!, scores);
+    this.gpu.write(b.targets, targets);
+    this.gpu.write(b.weights, weights);
+    this.gpu.write(b.span, span);
+    this.gpu.write(b.scores, scores);
     return { tokens, span, n, finished: gen.finished.filter(Boolean).length, scores };
   }
 
