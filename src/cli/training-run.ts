@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
-import { requestCommandGpu } from './autotune-cache.ts';
+import { withCommandRun } from './command-run.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { OptimizerState } from '../io/checkpoint.ts';
 import { preset } from '../model/config.ts';
@@ -18,7 +18,6 @@ import { createTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import { resolveTokenizer, resumedTokenizer } from './tokenizer-choice.ts';
 import { NonFiniteLossError, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
 import { trainingOptionsSchema, type TrainingOptions } from './options.ts';
-import { Progress } from './progress.ts';
 import {
   appendMetrics,
   checkNewRunDir,
@@ -95,67 +94,58 @@ export async function runTrainingCommand(
   // Data problems surface here, before a GPU is touched or a file written.
   const prepared = prepare(tokenizer, weights, resume);
 
-  const gpu = await requestCommandGpu((line) => console.log(`${stage}: ${line}`));
   const runConfig = { stage, ...opts, resume: undefined };
-  try {
-    // What the device cannot hold (a sequence's activations, a weight matrix) stops here, before any file is written.
-    planBatch(gpu, config, 1, opts.seqLen);
-    mkdirSync(out, { recursive: true });
-    writeFileAtomic(join(out, RUN_CONFIG_FILE), `${JSON.stringify(runConfig, null, 2)}\n`);
-    if (resume) truncateMetrics(out, resume.trainer.step);
-  } catch (e) {
-    gpu.destroy();
-    throw e;
-  }
-
-  console.log(`${stage}: model L=${config.nLayer} C=${config.nEmbd} NH=${config.nHead} V=${config.vocabSize} (${source})`);
-  for (const line of prepared.report) console.log(`${stage}: ${line}`);
-
-  let stopRequested = false;
-  const onSignal = () => {
-    stopRequested = true;
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const progress = new Progress(stage, opts.steps, resume?.trainer.step ?? 0);
-  try {
-    const result = await prepared.run(gpu, {
-      onStep: (m) => progress.update(m.step, { loss: m.loss, tokensPerSecond: m.tokens_per_second }),
-      onLog: (m) => {
-        appendMetrics(out, { stage, ...m });
-        const { step: _s, tokens_per_second: tps, ...rest } = m;
-        progress.log(m.step, { ...rest, tokens_per_second: Math.round(tps) });
+  await withCommandRun(
+    {
+      prefix: stage,
+      setUp: (gpu) => {
+        // What the device cannot hold (a sequence's activations, a weight matrix) stops here, before any file is written.
+        planBatch(gpu, config, 1, opts.seqLen);
+        mkdirSync(out, { recursive: true });
+        writeFileAtomic(join(out, RUN_CONFIG_FILE), `${JSON.stringify(runConfig, null, 2)}\n`);
+        if (resume) truncateMetrics(out, resume.trainer.step);
+        console.log(`${stage}: model L=${config.nLayer} C=${config.nEmbd} NH=${config.nHead} V=${config.vocabSize} (${source})`);
+        for (const line of prepared.report) console.log(`${stage}: ${line}`);
       },
-      onEval: (step, m) => {
-        appendMetrics(out, { stage, step, ...m });
-        progress.note(`${stage}: step ${step} ${Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ')}`);
-      },
-      save: (step, saved, optimizer) => {
-        saveCheckpoint(out, {
-          ...saved,
-          tokenizer: tokenizer.name,
-          optimizer,
-          trainerState: { step, stage, config: runConfig },
+    },
+    async ({ gpu, shouldStop, progress: startProgress }) => {
+      const progress = startProgress(stage, opts.steps, resume?.trainer.step ?? 0);
+      try {
+        const result = await prepared.run(gpu, {
+          onStep: (m) => progress.update(m.step, { loss: m.loss, tokensPerSecond: m.tokens_per_second }),
+          onLog: (m) => {
+            appendMetrics(out, { stage, ...m });
+            const { step: _s, tokens_per_second: tps, ...rest } = m;
+            progress.log(m.step, { ...rest, tokens_per_second: Math.round(tps) });
+          },
+          onEval: (step, m) => {
+            appendMetrics(out, { stage, step, ...m });
+            progress.note(`${stage}: step ${step} ${Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(' ')}`);
+          },
+          save: (step, saved, optimizer) => {
+            saveCheckpoint(out, {
+              ...saved,
+              tokenizer: tokenizer.name,
+              optimizer,
+              trainerState: { step, stage, config: runConfig },
+            });
+          },
+          shouldStop,
         });
-      },
-      shouldStop: () => stopRequested,
-    });
-    progress.stop();
-    if (result.stopped) {
-      console.log(`${stage}: stopped at step ${result.step}; checkpoint saved in ${out} (continue with --resume)`);
-      process.exitCode = 130;
-    } else {
-      console.log(`${stage}: done, ${result.step} steps, final loss ${result.lastLoss.toFixed(4)}; wrote ${out}`);
-    }
-  } catch (e) {
-    progress.stop();
-    if (e instanceof NonFiniteLossError) throw new Error(`${stage}: ${e.message}`);
-    throw e;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    gpu.destroy();
-  }
+        progress.stop();
+        if (result.stopped) {
+          console.log(`${stage}: stopped at step ${result.step}; checkpoint saved in ${out} (continue with --resume)`);
+          process.exitCode = 130;
+        } else {
+          console.log(`${stage}: done, ${result.step} steps, final loss ${result.lastLoss.toFixed(4)}; wrote ${out}`);
+        }
+      } catch (e) {
+        progress.stop();
+        if (e instanceof NonFiniteLossError) throw new Error(`${stage}: ${e.message}`);
+        throw e;
+      }
+    },
+  );
 }
 
 /**

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
-import { requestCommandGpu } from '../autotune-cache.ts';
+import { withCommandRun } from '../command-run.ts';
 import { planBatch } from '../../model/activations.ts';
 import { BYTES_VOCAB, preset, validateConfig, type GPTConfig } from '../../model/config.ts';
 import {
@@ -126,71 +126,63 @@ export function registerPipeline(program: Command): void {
     if (existsSync(out) && readdirSync(out).length > 0) throw new Error(`${out} is not empty; choose another --out`);
     // Settings no stage can run stop here, before anything is written (a later stage's failure would leave the earlier ones in --out).
     const config = checkPipelineSettings(settings, o.config ?? `--preset ${o.preset}`);
-    const gpu = await requestCommandGpu((line) => console.log(`pipeline: ${line}`));
-    try {
-      // The longest sequence any stage runs is the model's context.
-      planBatch(gpu, config, 1, config.nPositions);
-      mkdirSync(join(out, 'data'), { recursive: true });
-      writeFileAtomic(join(out, 'pipeline_config.json'), `${JSON.stringify({ preset: o.preset, ...settings }, null, 2)}\n`);
-    } catch (e) {
-      gpu.destroy();
-      throw e;
-    }
-    console.log(`pipeline: preset ${o.preset}, seed ${settings.seed}, writing ${out}`);
-    let stopRequested = false;
-    const onSignal = () => {
-      stopRequested = true;
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    const metrics: MetricsByStage = {};
-    let progress: Progress | null = null;
-    const began = performance.now();
-    try {
-      const summary = await runPipeline(gpu, settings, {
-        onDataset: (name, contents) => writeFileAtomic(join(out, 'data', name), contents),
-        onStageStart: (stage, steps, report) => {
-          const dir = STAGE_DIRS[stage];
-          if (dir) mkdirSync(join(out, dir), { recursive: true });
-          console.log(`\n== ${stage}`);
-          for (const line of report) console.log(`${stage}: ${line}`);
-          progress = new Progress(stage, steps);
+    await withCommandRun(
+      {
+        prefix: 'pipeline',
+        setUp: (gpu) => {
+          // The longest sequence any stage runs is the model's context.
+          planBatch(gpu, config, 1, config.nPositions);
+          mkdirSync(join(out, 'data'), { recursive: true });
+          writeFileAtomic(join(out, 'pipeline_config.json'), `${JSON.stringify({ preset: o.preset, ...settings }, null, 2)}\n`);
+          console.log(`pipeline: preset ${o.preset}, seed ${settings.seed}, writing ${out}`);
         },
-        onStep: (_stage, step, m) =>
-          progress?.update(step, { loss: m.loss ?? m['objective/scores'], tokensPerSecond: m.tokens_per_second }),
-        onMetrics: (stage, record) => {
-          (metrics[stage] ??= []).push(record);
-          const dir = STAGE_DIRS[stage];
-          if (dir) appendMetrics(join(out, dir), { stage, ...record });
-          const shown = stage === 'ppo' ? { scores: record['objective/scores']!, kl: record['objective/kl']! } : { ...record, step: undefined, lr: undefined };
-          progress?.log(record.step, Object.fromEntries(Object.entries(shown).filter(([, v]) => v !== undefined)) as Record<string, number>);
-        },
-        onStageEnd: (stage, stageSummary, weights) => {
-          progress?.stop();
-          progress = null;
-          const dir = STAGE_DIRS[stage];
-          if (weights && dir) saveCheckpoint(join(out, dir), { ...weights, tokenizer: 'bytes' }); // the built-in task's tokenizer
-          const figures = Object.entries(stageSummary).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
-          console.log(`${stage}: done; ${figures.join(', ')}`);
-        },
-        shouldStop: () => stopRequested,
-      });
-      writeFileAtomic(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-      writeFileAtomic(join(out, 'report.html'), renderReport(summary, metrics, `webgpu-rlhf pipeline (${o.preset}, seed ${settings.seed})`));
-      printSummary(summary, out, (performance.now() - began) / 1000);
-    } catch (e) {
-      if (e instanceof PipelineStopped) {
-        console.log(`\npipeline: ${e.message}; the stages before it are saved in ${out}`);
-        process.exitCode = 130;
-        return;
-      }
-      throw e;
-    } finally {
-      (progress as Progress | null)?.stop();
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      gpu.destroy();
-    }
+      },
+      async ({ gpu, shouldStop, progress: startProgress }) => {
+        const metrics: MetricsByStage = {};
+        let progress: Progress | null = null;
+        const began = performance.now();
+        try {
+          const summary = await runPipeline(gpu, settings, {
+            onDataset: (name, contents) => writeFileAtomic(join(out, 'data', name), contents),
+            onStageStart: (stage, steps, report) => {
+              const dir = STAGE_DIRS[stage];
+              if (dir) mkdirSync(join(out, dir), { recursive: true });
+              console.log(`\n== ${stage}`);
+              for (const line of report) console.log(`${stage}: ${line}`);
+              progress = startProgress(stage, steps);
+            },
+            onStep: (_stage, step, m) =>
+              progress?.update(step, { loss: m.loss ?? m['objective/scores'], tokensPerSecond: m.tokens_per_second }),
+            onMetrics: (stage, record) => {
+              (metrics[stage] ??= []).push(record);
+              const dir = STAGE_DIRS[stage];
+              if (dir) appendMetrics(join(out, dir), { stage, ...record });
+              const shown = stage === 'ppo' ? { scores: record['objective/scores']!, kl: record['objective/kl']! } : { ...record, step: undefined, lr: undefined };
+              progress?.log(record.step, Object.fromEntries(Object.entries(shown).filter(([, v]) => v !== undefined)) as Record<string, number>);
+            },
+            onStageEnd: (stage, stageSummary, weights) => {
+              progress?.stop();
+              progress = null;
+              const dir = STAGE_DIRS[stage];
+              if (weights && dir) saveCheckpoint(join(out, dir), { ...weights, tokenizer: 'bytes' }); // the built-in task's tokenizer
+              const figures = Object.entries(stageSummary).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
+              console.log(`${stage}: done; ${figures.join(', ')}`);
+            },
+            shouldStop,
+          });
+          writeFileAtomic(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+          writeFileAtomic(join(out, 'report.html'), renderReport(summary, metrics, `webgpu-rlhf pipeline (${o.preset}, seed ${settings.seed})`));
+          printSummary(summary, out, (performance.now() - began) / 1000);
+        } catch (e) {
+          if (e instanceof PipelineStopped) {
+            console.log(`\npipeline: ${e.message}; the stages before it are saved in ${out}`);
+            process.exitCode = 130;
+            return;
+          }
+          throw e;
+        }
+      },
+    );
   });
 }
 

@@ -8,13 +8,12 @@ import { TextTokens } from '../../data/text.ts';
 import { planBatch } from '../../model/activations.ts';
 import type { GPTConfig } from '../../model/config.ts';
 import type { Batch } from '../../model/gpt.ts';
-import { requestCommandGpu } from '../autotune-cache.ts';
+import { withCommandRun } from '../command-run.ts';
 import { PPO_DEFAULTS } from '../../train/ppo-trainer.ts';
 import { headFrom } from '../../io/checkpoint.ts';
 import type { Weights } from '../../model/weights.ts';
 import { runPpo, tokenizePrompts } from '../../stages/ppo.ts';
 import { addOptimizerOptions, number, optimizerConfig, optimizerOptionsShape, resolveOptions } from '../options.ts';
-import { Progress } from '../progress.ts';
 import { resolveTokenizer, resumedTokenizer } from '../tokenizer-choice.ts';
 import { checkResume } from '../training-run.ts';
 import {
@@ -175,110 +174,103 @@ export function registerPpo(program: Command): void {
       ptxBatch = (step) => corpus.shuffledBatch(step, B, T, o.seed);
     }
 
-    const gpu = await requestCommandGpu((line) => console.log(`ppo: ${line}`));
-    try {
-      // What the device cannot hold stops here, before any file is written.
-      planBatch(gpu, sft.config, 1, data.longest + o.responseLength);
-      mkdirSync(o.out, { recursive: true });
-      writeFileAtomic(join(o.out, RUN_CONFIG_FILE), `${JSON.stringify({ stage: 'ppo', ...o, resume: undefined, tokenizer: tokenizer.name }, null, 2)}\n`);
-      if (resume) truncateMetrics(o.out, resume.trainer.step);
-    } catch (e) {
-      gpu.destroy();
-      throw e;
-    }
-    console.log(
-      `ppo: ${data.prompts.length} prompts (longest ${data.longest} tokens); ` +
-        (resume ? `resumed at step ${resume.trainer.step} of ${o.out}` : `policy from ${o.init}`) +
-        `, reward model ${o.rewardModel}`,
+    await withCommandRun(
+      {
+        prefix: 'ppo',
+        signals: ['SIGINT'],
+        setUp: (gpu) => {
+          // What the device cannot hold stops here, before any file is written.
+          planBatch(gpu, sft.config, 1, data.longest + o.responseLength);
+          mkdirSync(o.out, { recursive: true });
+          writeFileAtomic(join(o.out, RUN_CONFIG_FILE), `${JSON.stringify({ stage: 'ppo', ...o, resume: undefined, tokenizer: tokenizer.name }, null, 2)}\n`);
+          if (resume) truncateMetrics(o.out, resume.trainer.step);
+          console.log(
+            `ppo: ${data.prompts.length} prompts (longest ${data.longest} tokens); ` +
+              (resume ? `resumed at step ${resume.trainer.step} of ${o.out}` : `policy from ${o.init}`) +
+              `, reward model ${o.rewardModel}`,
+          );
+        },
+      },
+      async ({ gpu, shouldStop, progress: startProgress }) => {
+        const progress = startProgress('ppo', o.steps, resume?.trainer.step ?? 0);
+        const result = await runPpo(
+          {
+            gpu,
+            models: {
+              policy: resumed?.policy ?? sft,
+              reference: sft,
+              value: resumed?.value,
+              reward: rm,
+              ptxBatch,
+              ptxBatchSize: o.ptxBatchSize ?? o.batchSize,
+            },
+            settings: {
+              batchSize: o.batchSize,
+              maxPromptLength: data.longest,
+              responseLength: o.responseLength,
+              temperature: o.temperature,
+              topK: o.topK,
+              topP: o.topP,
+              missingEosPenalty: o.missingEosPenalty ?? null,
+              scoreClip: o.scoreClip ?? null,
+              whitenRewards: o.whitenRewards,
+              klCoef: o.klCoef,
+              klEstimator: o.klEstimator,
+              targetKl: o.targetKl ?? null,
+              klHorizon: o.klHorizon,
+              gamma: o.gamma,
+              lam: o.lam,
+              cliprange: o.cliprange,
+              cliprangeValue: o.cliprangeValue,
+              vfCoef: o.vfCoef,
+              ppoEpochs: o.ppoEpochs,
+              miniBatches: o.miniBatches,
+              ptxCoef: o.ptxCoef,
+              seed: o.seed,
+              // A padded vocabulary's ids beyond the tokenizer's are never sampled.
+              vocabLimit: tokenizer.vocabSize,
+            },
+            optimizer: optimizerConfig(o),
+            schedule: o.lrSchedule,
+            warmup: o.warmup,
+            steps: o.steps,
+            prompts: data.prompts,
+            eosId: tokenizer.eosId,
+            logEvery: o.logEvery,
+            saveEvery: o.saveEvery,
+            start: resume && resumed ? { step: resume.trainer.step, state: { optimizer: resume.optimizer, beta: resumed.klCoef } } : undefined,
+          },
+          {
+            onStep: (step, m) => progress.update(step, { loss: m['objective/scores'] }),
+            onLog: (step, m) => {
+              appendMetrics(o.out, { stage: 'ppo', step, ...m });
+              progress.log(step, { scores: m['objective/scores'], kl: m['objective/kl'], 'loss/policy': m['loss/policy_avg'], 'loss/value': m['loss/value_avg'] });
+            },
+            save: async (step, trainer) => {
+              // Policy, value model, moments and KL coefficient in one transaction: a crash leaves one step's set.
+              const value = await trainer.getValueModel();
+              const state = await trainer.getState();
+              saveCheckpoint(o.out, {
+                config: sft.config,
+                params: await trainer.getPolicyParameters(),
+                tokenizer: tokenizer.name,
+                optimizer: state.optimizer,
+                trainerState: { step, stage: 'ppo', config: { ...o, resume: undefined, tokenizer: tokenizer.name }, klCoef: state.beta },
+                value: { ...value, tokenizer: tokenizer.name },
+              });
+            },
+            shouldStop,
+          },
+        );
+        progress.stop();
+        const last = result.last;
+        console.log(
+          `ppo: ${result.stopped ? 'stopped' : 'done'} after ${result.step} steps` +
+            (last ? `; scores ${last['objective/scores'].toFixed(4)}, kl ${last['objective/kl'].toFixed(4)}` : '') +
+            `; wrote ${o.out}`,
+        );
+        if (result.stopped) process.exitCode = 130;
+      },
     );
-    let stopRequested = false;
-    const onSignal = () => {
-      stopRequested = true;
-    };
-    process.once('SIGINT', onSignal);
-    const progress = new Progress('ppo', o.steps, resume?.trainer.step ?? 0);
-    try {
-      const result = await runPpo(
-        {
-          gpu,
-          models: {
-            policy: resumed?.policy ?? sft,
-            reference: sft,
-            value: resumed?.value,
-            reward: rm,
-            ptxBatch,
-            ptxBatchSize: o.ptxBatchSize ?? o.batchSize,
-          },
-          settings: {
-            batchSize: o.batchSize,
-            maxPromptLength: data.longest,
-            responseLength: o.responseLength,
-            temperature: o.temperature,
-            topK: o.topK,
-            topP: o.topP,
-            missingEosPenalty: o.missingEosPenalty ?? null,
-            scoreClip: o.scoreClip ?? null,
-            whitenRewards: o.whitenRewards,
-            klCoef: o.klCoef,
-            klEstimator: o.klEstimator,
-            targetKl: o.targetKl ?? null,
-            klHorizon: o.klHorizon,
-            gamma: o.gamma,
-            lam: o.lam,
-            cliprange: o.cliprange,
-            cliprangeValue: o.cliprangeValue,
-            vfCoef: o.vfCoef,
-            ppoEpochs: o.ppoEpochs,
-            miniBatches: o.miniBatches,
-            ptxCoef: o.ptxCoef,
-            seed: o.seed,
-            // A padded vocabulary's ids beyond the tokenizer's are never sampled.
-            vocabLimit: tokenizer.vocabSize,
-          },
-          optimizer: optimizerConfig(o),
-          schedule: o.lrSchedule,
-          warmup: o.warmup,
-          steps: o.steps,
-          prompts: data.prompts,
-          eosId: tokenizer.eosId,
-          logEvery: o.logEvery,
-          saveEvery: o.saveEvery,
-          start: resume && resumed ? { step: resume.trainer.step, state: { optimizer: resume.optimizer, beta: resumed.klCoef } } : undefined,
-        },
-        {
-          onStep: (step, m) => progress.update(step, { loss: m['objective/scores'] }),
-          onLog: (step, m) => {
-            appendMetrics(o.out, { stage: 'ppo', step, ...m });
-            progress.log(step, { scores: m['objective/scores'], kl: m['objective/kl'], 'loss/policy': m['loss/policy_avg'], 'loss/value': m['loss/value_avg'] });
-          },
-          save: async (step, trainer) => {
-            // Policy, value model, moments and KL coefficient in one transaction: a crash leaves one step's set.
-            const value = await trainer.getValueModel();
-            const state = await trainer.getState();
-            saveCheckpoint(o.out, {
-              config: sft.config,
-              params: await trainer.getPolicyParameters(),
-              tokenizer: tokenizer.name,
-              optimizer: state.optimizer,
-              trainerState: { step, stage: 'ppo', config: { ...o, resume: undefined, tokenizer: tokenizer.name }, klCoef: state.beta },
-              value: { ...value, tokenizer: tokenizer.name },
-            });
-          },
-          shouldStop: () => stopRequested,
-        },
-      );
-      progress.stop();
-      const last = result.last;
-      console.log(
-        `ppo: ${result.stopped ? 'stopped' : 'done'} after ${result.step} steps` +
-          (last ? `; scores ${last['objective/scores'].toFixed(4)}, kl ${last['objective/kl'].toFixed(4)}` : '') +
-          `; wrote ${o.out}`,
-      );
-      if (result.stopped) process.exitCode = 130;
-    } finally {
-      progress.stop();
-      process.off('SIGINT', onSignal);
-      gpu.destroy();
-    }
   });
 }
