@@ -3,7 +3,10 @@
  * times, the person orders the answers (the built-in task's gold labeler can
  * pre-fill a suggestion), and each ranking is kept in the contract format
  * ({"prompt","ranking":[best, …, worst]}), downloadable, and trains the reward
- * model in the page; then PPO runs against that reward model.
+ * model in the page; then PPO runs against that reward model. After PPO the
+ * policy sampled here is PPO's, so ranking again and training the reward model
+ * and PPO again is the next round (PPO continues from the last round's policy,
+ * its KL still measured to the SFT model).
  */
 import { css, html } from 'lit';
 import { download } from '../lib/download.ts';
@@ -146,11 +149,18 @@ export class RankView extends SessionElement {
     const r = s.run;
     const busy = s.running !== null;
     const canSample = r.policy !== null && !busy && !this.sampling;
+    const round = r.ppoRound ?? 0;
+    const rm = r.rewardData;
     return html`
       <div class="layout">
         <section class="panel" aria-labelledby="rank-heading">
           <h2 id="rank-heading">Rank the policy's responses</h2>
-          ${!r.policy ? html`<p class="note">There is no policy to sample from yet: train one in the Train tab (pretraining, then SFT) or load a checkpoint.</p>` : ''}
+          ${!r.policy
+            ? html`<p class="note">There is no policy to sample from yet: train one in the Train tab (pretraining, then SFT) or load a checkpoint.</p>`
+            : html`<p class="muted" id="policy-source">
+                The responses come from
+                ${round > 0 ? html`the policy after <span id="ppo-round">${round}</span> PPO round${round === 1 ? '' : 's'}` : 'the SFT model (no PPO yet)'}.
+              </p>`}
           <label
             >Prompt
             <textarea id="prompt" .value=${this.promptText} @input=${(e: Event) => (this.prompt = (e.target as HTMLTextAreaElement).value)} ?disabled=${this.responses.length > 0}></textarea>
@@ -226,12 +236,38 @@ export class RankView extends SessionElement {
           </section>
           <section class="panel" aria-labelledby="learn-heading">
             <h2 id="learn-heading">Learn from them</h2>
-            <p class="muted">The reward model trains on your rankings${r.datasets.preferences ? ` and ${r.datasets.preferences.name}` : ''} (reward stage settings, Train tab); PPO then optimises the policy against it.</p>
+            <p class="muted">
+              The reward model trains on your rankings${r.datasets.preferences ? ` and ${r.datasets.preferences.name}` : ''} (reward stage settings, Train tab),
+              continuing from the last one; PPO then optimises the policy against it. Rank the new policy's responses and do both again for another round.
+            </p>
+            <p id="rounds">
+              Reward model:
+              ${rm
+                ? html`trained on <span id="rm-comparisons">${rm.comparisons}</span> comparisons from ${rm.rankings} rankings${rm.heldOutRankings
+                    ? ` (${rm.heldOutComparisons} more held out)`
+                    : ''}`
+                : r.rewardModel
+                  ? 'loaded'
+                  : 'none yet'}.
+              Policy: ${round > 0 ? `PPO round ${round}` : 'the SFT model'}${r.paused?.stage === 'ppo' ? ` (round ${Math.max(1, round)} paused at step ${r.paused.step})` : ''}.
+            </p>
             <div class="row">
               <button id="train-reward" ?disabled=${busy || r.rankings.length + (r.datasets.preferences ? 1 : 0) === 0} @click=${() => void s.start('reward')}>
                 Train the reward model
               </button>
-              <button id="train-ppo" ?disabled=${busy || !r.rewardModel} @click=${() => void s.start('ppo')}>Run PPO against it</button>
+              <button id="train-ppo" ?disabled=${busy || !r.rewardModel} @click=${() => void s.start('ppo')}>
+                ${r.paused?.stage === 'ppo' ? `Resume PPO round ${Math.max(1, round)}` : `Run PPO round ${round + 1} against it`}
+              </button>
+              ${round > 0 && r.reference
+                ? html`<button
+                    id="policy-to-sft"
+                    ?disabled=${busy}
+                    title="Forget the PPO rounds: the next PPO run starts from the SFT model"
+                    @click=${() => s.policyToSft()}
+                  >
+                    Back to the SFT model
+                  </button>`
+                : ''}
             </div>
             <p role="status" aria-live="polite" id="learn-status">
               ${s.running && s.progress ? `${s.running}: step ${s.progress.step} of ${s.progress.steps}` : (r.log.at(-1) ?? '')}

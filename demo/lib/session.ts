@@ -80,10 +80,19 @@ export interface RunState {
   settings: StageSettings;
   /** the model being trained (pretraining, SFT, PPO) */
   policy: Weights | null;
-  /** the SFT model: PPO starts from it and measures its KL to it */
+  /** the SFT model: the first PPO round starts from it, and every round measures its KL to it */
   reference: Weights | null;
   /** with its head */
   rewardModel: Weights | null;
+  /**
+   * How many PPO runs the policy has been through since the SFT model (0: it
+   * is the SFT model, or a language model being trained). The next PPO run
+   * is round ppoRound + 1, and starts from the policy when this is above 0.
+   * Absent in runs saved before rounds were counted (init works it out).
+   */
+  ppoRound?: number;
+  /** what the reward model was last trained on, from buildRewardData's report (absent before its first training) */
+  rewardData?: RewardDataCounts;
   paused: PausedRun | null;
   metrics: Record<StageName, MetricPoint[]>;
   rankings: RankingRecord[];
@@ -92,6 +101,29 @@ export interface RunState {
   profile: StepProfile | null;
   /** what happened, newest last */
   log: string[];
+}
+
+/** A reward run's data: preference groups (one a ranking or a pair) and their comparisons, trained on and held out. */
+export interface RewardDataCounts {
+  rankings: number;
+  comparisons: number;
+  heldOutRankings: number;
+  heldOutComparisons: number;
+}
+
+/** The counts in buildRewardData's report ("training: 3 prompts, 12 responses, 18 comparisons", "held out: …"); null where it has no training line. */
+export function rewardDataCounts(report: readonly string[]): RewardDataCounts | null {
+  const read = (name: string) => {
+    for (const line of report) {
+      const m = new RegExp(`^${name}: (\\d+) prompts, \\d+ responses, (\\d+) comparisons$`).exec(line);
+      if (m) return { groups: Number(m[1]), comparisons: Number(m[2]) };
+    }
+    return null;
+  };
+  const train = read('training');
+  if (!train) return null;
+  const held = read('held out') ?? { groups: 0, comparisons: 0 };
+  return { rankings: train.groups, comparisons: train.comparisons, heldOutRankings: held.groups, heldOutComparisons: held.comparisons };
 }
 
 export function freshRun(): RunState {
@@ -103,6 +135,7 @@ export function freshRun(): RunState {
     policy: null,
     reference: null,
     rewardModel: null,
+    ppoRound: 0,
     paused: null,
     metrics: { pretrain: [], sft: [], reward: [], ppo: [] },
     rankings: [],
@@ -129,6 +162,17 @@ function withHeads(run: RunState): RunState {
     run.paused.ppo.value = { config: value.config ?? run.rewardModel.config, params: value.params!, head: value.score };
   }
   return run;
+}
+
+/**
+ * A run saved before PPO rounds were counted: its policy came from PPO (one
+ * round; earlier PPO runs all started from SFT) when it is not the SFT model
+ * and PPO has logged steps, or when a PPO run is paused.
+ */
+function withRound(run: Partial<RunState>): Partial<RunState> {
+  if (run.ppoRound !== undefined) return run;
+  const afterPpo = run.paused?.stage === 'ppo' || (!!run.policy && !!run.reference && run.policy !== run.reference && (run.metrics?.ppo.length ?? 0) > 0);
+  return { ...run, ppoRound: afterPpo ? 1 : 0 };
 }
 
 /** The built-in task's datasets (for whatever the person has not loaded a file). */
@@ -163,7 +207,8 @@ export class Session extends EventTarget {
 
   async init(): Promise<void> {
     try {
-      this.run = withHeads({ ...freshRun(), ...((await loadRun<RunState>()) ?? {}) });
+      const saved = await loadRun<Partial<RunState>>();
+      this.run = withHeads({ ...freshRun(), ...(saved ? withRound(saved) : {}) });
     } catch (e) {
       this.log(`could not read the saved run: ${(e as Error).message}`);
     }
@@ -261,6 +306,7 @@ export class Session extends EventTarget {
     } else {
       this.run.policy = c;
       this.run.reference = this.run.policy;
+      this.run.ppoRound = 0;
       this.log(`loaded ${name} as the policy and the SFT reference`);
     }
     this.run.paused = null;
@@ -419,6 +465,7 @@ export class Session extends EventTarget {
         onEval: (step, m) => this.record(stage, { step, eval_loss: m.eval_loss }),
         save: async (step, weights, optimizer) => {
           this.run.policy = weights;
+          this.run.ppoRound = 0;
           this.run.paused = { stage, step, steps: s.steps, optimizer };
           this.persist(false, true);
           await this.refreshSamples(stage, step);
@@ -449,6 +496,7 @@ export class Session extends EventTarget {
     const tokenizer = tokenizerFor(config);
     const data = buildRewardData({ tokenizer, text, source, evalFraction: s.evalFraction, batchSize: s.batchSize, seqLen: config.nPositions, shuffle: true, seed: s.seed });
     for (const line of data.report) this.log(line);
+    const counts = rewardDataCounts(data.report);
     const hooks = this.loopHooks('reward', s.steps, resume?.step ?? 0, s.profileEvery);
     const result = await runRewardModel(
       {
@@ -476,6 +524,7 @@ export class Session extends EventTarget {
         onEval: (step, m) => this.record('reward', { step, eval_accuracy: m.eval_accuracy ?? NaN, eval_loss: m.eval_loss ?? NaN }),
         save: (step, weights, optimizer) => {
           this.run.rewardModel = weights;
+          if (counts) this.run.rewardData = counts;
           this.run.paused = { stage: 'reward', step, steps: s.steps, optimizer };
           this.persist(false, true);
         },
@@ -483,13 +532,18 @@ export class Session extends EventTarget {
       },
     );
     const last = this.run.metrics.reward.at(-1);
-    this.finish('reward', result.stopped, result.step, last ? `accuracy ${(last.accuracy ?? NaN).toFixed(2)}` : '');
+    const on = counts ? `trained on ${counts.comparisons} comparisons from ${counts.rankings} rankings` : '';
+    this.finish('reward', result.stopped, result.step, [last ? `accuracy ${(last.accuracy ?? NaN).toFixed(2)}` : '', on].filter((x) => x).join(', '));
   }
 
   /**
-   * PPO from the SFT reference, or resumed where Pause left it: the paused
-   * policy, value model, moments and KL coefficient, and the step (rollouts
-   * are seeded by it), so a paused run ends where an uninterrupted one would.
+   * A round of PPO: from the current policy (the SFT model in round 1, the
+   * last round's policy after it), with its KL measured to the SFT model and a
+   * value model that starts from the reward model (as trained now, on every
+   * ranking so far) with fresh optimizer moments. Or resumed where Pause left
+   * it: the paused policy, value model, moments and KL coefficient, and the
+   * step (rollouts are seeded by it), so a paused run ends where an
+   * uninterrupted one would.
    */
   private async trainPpo(s: PpoStageSettings, resume: PausedRun | null): Promise<void> {
     const gpu = this.gpu!;
@@ -508,11 +562,21 @@ export class Session extends EventTarget {
     for (const skip of prompts.skipped.slice(0, 3)) this.log(`${data.source}:${skip.line}: skipped: ${skip.reason}`);
     const resumed = resume?.ppo && this.run.policy ? { ...resume, ppo: resume.ppo, policy: this.run.policy } : null;
     if (resume && !resumed) throw new Error('the paused PPO run lacks its value model or policy: press Stop, then start PPO again');
+    const previous = this.run.ppoRound ?? 0;
+    // A paused round has saved its policy (and counted itself) at its first save.
+    const round = resumed ? Math.max(1, previous) : previous + 1;
+    const start = !resumed && previous > 0 && this.run.policy ? this.run.policy : reference;
+    if (JSON.stringify(start.config) !== JSON.stringify(config)) throw new Error("the policy's config differs from the SFT model's: start over from the SFT model (Rank tab)");
+    this.log(
+      resumed
+        ? `PPO round ${round}: resumed at step ${resumed.step}`
+        : `PPO round ${round}: from ${start === reference ? 'the SFT model' : `the policy of round ${previous}`}, KL to the SFT model, the value model from the reward model${this.run.rewardData ? ` (trained on ${this.run.rewardData.comparisons} comparisons)` : ''}`,
+    );
     const hooks = this.loopHooks('ppo', s.steps, resumed?.step ?? 0, s.profileEvery);
     const result = await runPpo(
       {
         gpu,
-        models: { policy: resumed ? { config, params: resumed.policy.params } : reference, reference, value: resumed?.ppo.value, reward: rm },
+        models: { policy: { config, params: (resumed?.policy ?? start).params }, reference, value: resumed?.ppo.value, reward: rm },
         settings: {
           ...PPO_DEFAULTS,
           batchSize: s.batchSize,
@@ -541,6 +605,7 @@ export class Session extends EventTarget {
         save: async (step, trainer) => {
           const state = await trainer.getState();
           this.run.policy = { config, params: await trainer.getPolicyParameters() };
+          this.run.ppoRound = round;
           this.run.paused = { stage: 'ppo', step, steps: s.steps, optimizer: state.optimizer, ppo: { value: await trainer.getValueModel(), beta: state.beta } };
           this.persist(false, true);
           await this.refreshSamples('ppo', step);
@@ -549,7 +614,17 @@ export class Session extends EventTarget {
       },
     );
     const m = result.last;
-    this.finish('ppo', result.stopped, result.step, m ? `score ${m['objective/scores'].toFixed(3)}, KL ${m['objective/kl'].toFixed(3)}` : '');
+    this.finish('ppo', result.stopped, result.step, m ? `round ${round}, score ${m['objective/scores'].toFixed(3)}, KL ${m['objective/kl'].toFixed(3)}` : '');
+  }
+
+  /** Forget the PPO rounds: the policy is the SFT model again (a paused PPO run is dropped), and the next PPO run is round 1. */
+  policyToSft(): void {
+    if (this.running || !this.run.reference) return;
+    this.run.policy = this.run.reference;
+    this.run.ppoRound = 0;
+    if (this.run.paused?.stage === 'ppo') this.run.paused = null;
+    this.log('the policy is the SFT model again: the next PPO run starts from it (round 1)');
+    void this.persist(true, true);
   }
 
   // ---- sampling ----

@@ -4,7 +4,9 @@
  * DESIGN.md §6) with playwright-core: train a few steps and see the loss
  * fall, find the model's kernels with non-zero times in the timings table,
  * rank samples by keyboard and see the ranking counted (and kept over a
- * reload), and see the page explain a browser without WebGPU. Screenshots at a
+ * reload), train the reward model and PPO on it, then a second round (rank the
+ * PPO policy's samples, retrain the reward model on more comparisons, PPO
+ * from the PPO policy), and see the page explain a browser without WebGPU. Screenshots at a
  * laptop's and a phone's width go to test/browser/screenshots/.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -82,7 +84,7 @@ describe('demo page in headless Chromium', () => {
     expect(code).toContain('fn layernorm_forward'); // the kernels travel inside the bundle
   });
 
-  it('trains, profiles every kernel of a step, and takes a ranking by keyboard', async () => {
+  it('trains, profiles every kernel of a step, takes a ranking by keyboard, and runs two RLHF rounds', async () => {
     const context = await browser.newContext({ viewport: LAPTOP });
     const page = await context.newPage();
     const errors: string[] = [];
@@ -198,7 +200,11 @@ describe('demo page in headless Chromium', () => {
         return { hash: h, kl: s.run.metrics.ppo!.map((m) => m['objective/kl']) };
       });
     const resumedRun = await policyAndKl();
-    // The same PPO run never paused ends on the same weights, bit for bit.
+    // The same PPO run never paused ends on the same weights, bit for bit (a next round would
+    // start from the PPO policy: "Back to the SFT model" makes it round 1 again).
+    await expect(page.locator('#ppo-round').textContent()).resolves.toBe('1');
+    await page.locator('#policy-to-sft').click();
+    await expect(page.locator('#policy-source').textContent()).resolves.toContain('the SFT model');
     await page.locator('#train-ppo').click();
     await waitIdle(page);
     expect(await policyAndKl()).toEqual(resumedRun);
@@ -212,11 +218,66 @@ describe('demo page in headless Chromium', () => {
     expect(learned.ppo).toHaveLength(learned.steps[1]!);
     expect(learned.ppo.every(Number.isFinite)).toBe(true);
 
-    // A reload loses nothing: the ranking and the trained policy are still there.
+    // Round 2: rank the PPO policy's responses (the gold labeler's order, accepted), train the
+    // reward model again (on all rankings: its comparisons grow), and PPO again from the PPO policy.
+    /** The round, the policy's and the SFT model's weights hashed (FNV-1a over their bits), PPO's KL per step, the reward model's data. */
+    const roundState = () =>
+      page.evaluate(() => {
+        type W = { params: Map<string, Float32Array> };
+        const s = (document.querySelector('rlhf-app') as unknown as {
+          session: { error: string | null; run: { ppoRound?: number; policy: W; reference: W; rankings: unknown[]; metrics: Record<string, Record<string, number>[]>; rewardData?: { comparisons: number; rankings: number } } };
+        }).session;
+        const hash = (w: W) => {
+          let h = 0x811c9dc5;
+          for (const [, p] of [...w.params].sort(([a], [b]) => (a < b ? -1 : 1))) {
+            for (const x of new Uint32Array(p.buffer, p.byteOffset, p.length)) h = Math.imul(h ^ x, 0x01000193) >>> 0;
+          }
+          return h;
+        };
+        return { error: s.error, round: s.run.ppoRound, policy: hash(s.run.policy), reference: hash(s.run.reference), kl: s.run.metrics.ppo!.map((m) => m['objective/kl']!), rewardData: s.run.rewardData };
+      });
+    const round1 = await roundState();
+    expect(round1.round).toBe(1);
+    expect(round1.policy).not.toBe(round1.reference);
+    expect(round1.rewardData).toMatchObject({ rankings: 1 });
+    const comparisonsBefore = Number(await page.locator('#rm-comparisons').textContent());
+    expect(comparisonsBefore).toBe(round1.rewardData!.comparisons);
+    await expect(page.locator('#policy-source').textContent()).resolves.toMatch(/after\s+1\s+PPO round\b/);
+    for (let ranked = 1; ranked < 3; ) {
+      await page.locator('#sample').click();
+      await page.locator('#submit-ranking').waitFor({ timeout: 60_000 });
+      await page.locator('#suggestion').waitFor(); // the gold labeler's order, shown
+      await page.locator('#submit-ranking').click();
+      // A ranking needs two different non-empty responses; where the policy gave fewer, sample again.
+      if ((await page.locator('#rank-error').count()) === 0) ranked++;
+      await expect(page.locator('#rank-count').textContent()).resolves.toBe(String(ranked));
+    }
+    await page.locator('#train-reward').click();
+    await waitIdle(page);
+    const retrained = await roundState();
+    expect(retrained.error).toBeNull();
+    expect(retrained.rewardData).toMatchObject({ rankings: 3 });
+    expect(retrained.rewardData!.comparisons).toBeGreaterThan(comparisonsBefore);
+    await expect(page.locator('#rm-comparisons').textContent()).resolves.toBe(String(retrained.rewardData!.comparisons));
+    expect(retrained.policy).toBe(round1.policy);
+    await page.locator('#train-ppo').click();
+    await waitIdle(page);
+    const round2 = await roundState();
+    console.log(`PPO round 2 from the round-1 policy: KL to SFT ${round2.kl.map((k) => k.toExponential(2)).join(', ')} (round 1 from SFT: ${resumedRun.kl.map((k) => k.toExponential(2)).join(', ')})`);
+    expect(round2.error).toBeNull();
+    expect(round2.round).toBe(2);
+    expect(round2.reference).toBe(round1.reference); // the KL is still to the SFT model
+    expect(round2.policy).not.toBe(round1.policy);
+    expect(round2.kl).toHaveLength(learned.steps[1]!);
+    // Round 1's first rollouts came from the SFT model itself (KL 0); round 2's from the PPO policy.
+    expect(round2.kl[0]).toBeGreaterThan(Math.max(0, resumedRun.kl[0]!));
+
+    // A reload loses nothing: the rankings, the trained policy and its round are still there.
     await page.waitForTimeout(500);
     await page.reload();
     await page.locator('#rank-count').waitFor({ timeout: 60_000 });
-    await expect(page.locator('#rank-count').textContent()).resolves.toBe('1');
+    await expect(page.locator('#rank-count').textContent()).resolves.toBe('3');
+    await expect(page.locator('#ppo-round').textContent()).resolves.toBe('2');
     await expect(page.locator('#sample').isEnabled()).resolves.toBe(true);
 
     // A phone's width: the same views, one column.
@@ -239,7 +300,7 @@ describe('demo page in headless Chromium', () => {
     await page.locator('checkpoint-list li', { hasText: 'my_prompts.jsonl (1 prompts)' }).waitFor({ timeout: 5_000 });
     expect(errors).toEqual([]);
     await context.close();
-  }, 240_000);
+  }, 420_000);
 
   it('times every kernel on the CPU where timestamp queries are not used', async () => {
     const page = await browser.newPage({ viewport: LAPTOP });
