@@ -172,6 +172,8 @@ const CHANGEABLE_ON_RESUME = new Set([
   'evalBatches',
   'saveEvery',
   'centerRewards',
+  // A check of --data against its sheet, not a setting of the training.
+  'sampled',
 ]);
 
 const flagOf = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;

@@ -200,9 +200,12 @@ export function loadSftExamples(content: string, source: string): SftExample[] {
 
 /** Preferences: `{"prompt","chosen","rejected","margin"?}` or `{"prompt","ranking":[best, …, worst]}`. */
 export function loadPreferenceRecords(content: string, source: string): PreferenceRecord[] {
-  return parseJsonl(content, source).map((r) =>
-    parseRecord(source, r, PREFERENCE_SHAPES, '{"prompt","chosen","rejected"} or {"prompt","ranking":[best, …, worst]}'),
-  );
+  return parseJsonl(content, source).map((r) => parsePreferenceRecord(r, source));
+}
+
+/** One line of a preference file, as loadPreferenceRecords reads it: for checks that go on past a bad line. */
+export function parsePreferenceRecord(record: JsonlRecord, source: string): PreferenceRecord {
+  return parseRecord(source, record, PREFERENCE_SHAPES, '{"prompt","chosen","rejected"} or {"prompt","ranking":[best, …, worst]}');
 }
 
 /** Prompts for PPO rollouts and evaluation: `{"prompt"}`. */

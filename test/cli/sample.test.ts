@@ -46,10 +46,58 @@ describe('sample', () => {
     const rm = join(dir, 'rm');
     const trained = cli(['reward', '--init', INIT, '--data', prefs, '--out', rm, '--steps', '1', '--batch-size', '6', '--seq-len', '32', '--eval-fraction', '0']);
     expect(trained.status, trained.stderr).toBe(0);
-    const next = cli(['reward', '--init', rm, '--data', ranked, '--out', join(dir, 'rm2'), '--steps', '2', '--batch-size', '4', '--seq-len', '32', '--eval-fraction', '0']);
+    // --sampled checks the rankings against the sheet they were made from.
+    const rm2 = join(dir, 'rm2');
+    const nextArgs = ['reward', '--init', rm, '--data', ranked, '--sampled', sheet, '--out', rm2, '--steps', '2', '--batch-size', '4', '--seq-len', '32', '--eval-fraction', '0'];
+    const next = cli(nextArgs);
     expect(next.status, next.stderr).toBe(0);
     expect(next.stdout).toContain('continuing the reward head');
-    expect(existsSync(join(dir, 'rm2', 'model.safetensors'))).toBe(true);
+    const model = readFileSync(join(rm2, 'model.safetensors'));
+    // A second run into the same --out is refused and leaves the reward model as it was.
+    const again2 = cli(nextArgs);
+    expect(again2.status).toBe(1);
+    expect(again2.stderr).toContain(`${rm2} already holds a run; pass --resume to continue it, or choose another --out`);
+    expect(readFileSync(join(rm2, 'model.safetensors')).equals(model)).toBe(true);
+  });
+
+  it('refuses rankings that do not rank their sheet line for line, before the GPU is touched and writing nothing', () => {
+    const dir = tempDir();
+    const sheet = join(dir, 'to-rank.jsonl');
+    const jsonl = (...records: object[]) => `${records.map((r) => JSON.stringify(r)).join('\n')}\n`;
+    writeFileSync(sheet, jsonl({ prompt: 'Q: ', responses: ['ab', 'cd', 'ef'] }, { prompt: 'Hi: ', responses: ['gh', 'ij'] }));
+    const good = [
+      { prompt: 'Q: ', ranking: ['ef', 'ab', 'cd'] },
+      { prompt: 'Hi: ', ranking: ['ij', 'gh'] },
+    ];
+    const reward = (name: string, content: string, sampled: string[] = ['--sampled', sheet]) => {
+      const ranked = join(dir, `${name}.jsonl`);
+      writeFileSync(ranked, content);
+      const out = join(dir, `rm-${name}`);
+      const r = cli(['reward', '--init', INIT, '--data', ranked, ...sampled, '--out', out, '--steps', '1', '--batch-size', '4', '--seq-len', '32', '--eval-fraction', '0']);
+      expect(r.status, r.stderr).toBe(1);
+      // Checked before a GPU is requested (its log lines and the model's start with "reward: ") and before --out is made.
+      expect(r.stdout).not.toContain('reward: ');
+      expect(existsSync(out)).toBe(false);
+      return { ranked, stderr: r.stderr };
+    };
+
+    let r = reward('mismatch', jsonl(good[0]!, { prompt: 'Hello: ', ranking: ['ij', 'gh'] }));
+    expect(r.stderr).toContain(`${r.ranked}:2: prompt "Hello: " is not the prompt of ${sheet}:2, the sheet's line at the same position ("Hi: ")`);
+    r = reward('dropped', jsonl({ prompt: 'Q: ', ranking: ['ef', 'ab'] }, good[1]!));
+    expect(r.stderr).toContain(`${r.ranked}:1: the ranking leaves out 1 response of ${sheet}:1: "cd"; rank every response`);
+    r = reward('invented', jsonl(good[0]!, { prompt: 'Hi: ', ranking: ['ij', 'gh', 'kl'] }));
+    expect(r.stderr).toContain(`${r.ranked}:2: the ranking holds 1 response that ${sheet}:2 does not: "kl"`);
+    r = reward('short', jsonl(good[0]!));
+    expect(r.stderr).toContain(`${sheet}:2: 1 line of the sheet, from here on, has no ranking: ${r.ranked} ends after 1 ranking (its line 1)`);
+    r = reward('empty', '\n');
+    expect(r.stderr).toContain(`${r.ranked}: no rankings (the file is empty): an empty round; rank the 2 lines of ${sheet}`);
+    // Without --sampled an empty file is refused too.
+    r = reward('empty-unchecked', '', []);
+    expect(r.stderr).toContain(`${r.ranked}: no records (the file is empty)`);
+    // Every problem at once.
+    r = reward('many', jsonl({ prompt: 'Q: ', ranking: ['ef', 'ab'] }, { prompt: 'Hi: ', ranking: ['ij', 'gh', 'kl'] }));
+    expect(r.stderr).toContain(`${r.ranked} does not rank ${sheet} line for line (2 problems):\n  ${r.ranked}:1: the ranking leaves out`);
+    expect(r.stderr).toContain(`\n  ${r.ranked}:2: the ranking holds 1 response`);
   });
 
   it('says why no comparison was usable', () => {

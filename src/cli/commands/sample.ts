@@ -48,8 +48,9 @@ export function registerSample(program: Command): void {
     .option('--batch-size <n>', 'sequences decoded together', number, 16)
     .addHelpText(
       'after',
-      '\nThen rank each line: replace "responses" with "ranking": [best, …, worst] (drop a response to leave it out),\n' +
-        'and continue the reward model on the rankings: webgpu-rlhf reward --init RM_DIR --data RANKED.jsonl --out NEW_RM_DIR',
+      '\nThen a person ranks each line: replaces "responses" with "ranking": [best, …, worst], every response of the line, unchanged,\n' +
+        'keeping the lines in their order. Continue the reward model on the rankings, checked against this sheet:\n' +
+        '  webgpu-rlhf reward --init RM_DIR --data RANKED.jsonl --sampled SHEET.jsonl --out NEW_RM_DIR',
     );
   cmd.action(async () => {
     const o = resolveOptions(cmd, schema);
@@ -94,6 +95,8 @@ export function registerSample(program: Command): void {
         (repeats ? `; ${repeats} repeated responses written once` : '') +
         (single.length ? `; left out ${single.length} prompts whose responses were all the same (${o.data} lines ${single.slice(0, 10).join(', ')}${single.length > 10 ? ', …' : ''})` : ''),
     );
-    console.log('sample: rank each line ("ranking": [best, …, worst] in place of "responses"), then: webgpu-rlhf reward --init RM_DIR --data RANKED.jsonl --out NEW_RM_DIR');
+    console.log(
+      `sample: rank each line ("ranking": [best, …, worst], every response, in place of "responses"), then: webgpu-rlhf reward --init RM_DIR --data RANKED.jsonl --sampled ${o.out} --out NEW_RM_DIR`,
+    );
   });
 }
