@@ -51,6 +51,10 @@ export interface PpoRun {
   eosId: number;
   logEvery: number;
   saveEvery: number;
+  /** hooks.evaluate runs before the first step and every this many steps (0 or absent: never) */
+  evalEvery?: number;
+  /** the policy's KL to the reference before the first step, reported with the first evaluation (default 0: the policy is the reference) */
+  initialKl?: number;
   /**
    * A resumed run: the steps done and the trainer's state after them (the
    * weights come through `models`: policy, value (with its head) and the
@@ -65,6 +69,10 @@ export interface PpoHooks {
   onStep?(step: number, m: PpoMetrics & { lr: number }): void;
   onLog?(step: number, m: PpoMetrics & { lr: number }): void;
   save?(step: number, trainer: PpoTrainer): Promise<void>;
+  /** measures the current policy (e.g. held-out prompts scored by the reward model), every evalEvery steps */
+  evaluate?(trainer: PpoTrainer): Promise<Record<string, number>>;
+  /** the evaluation's figures with the step they were measured after (0: before any), and that step's KL to the reference */
+  onEval?(step: number, m: Record<string, number>): void;
   shouldStop?(): boolean;
 }
 
@@ -74,8 +82,11 @@ export async function runPpo(run: PpoRun, hooks: PpoHooks = {}): Promise<{ step:
   let last: PpoMetrics | null = null;
   const first = run.start?.step ?? 0;
   let step = first;
+  const evalEvery = hooks.evaluate ? (run.evalEvery ?? 0) : 0;
+  const evaluate = async (kl: number) => hooks.onEval?.(step, { ...(await hooks.evaluate!(trainer)), 'objective/kl': kl });
   try {
     if (run.start) trainer.setState(run.start.state);
+    if (evalEvery > 0 && step === 0) await evaluate(run.initialKl ?? 0);
     for (; step < run.steps; ) {
       if (hooks.shouldStop?.()) break;
       const lr = learningRate(scheduleOf(run), step);
@@ -88,6 +99,7 @@ export async function runPpo(run: PpoRun, hooks: PpoHooks = {}): Promise<{ step:
       const metrics = { ...m, lr };
       hooks.onStep?.(step, metrics);
       if (step % run.logEvery === 0 || step === run.steps) hooks.onLog?.(step, metrics);
+      if (evalEvery > 0 && (step % evalEvery === 0 || step === run.steps)) await evaluate(m['objective/kl']);
       if (hooks.save && ((run.saveEvery > 0 && step % run.saveEvery === 0) || step === run.steps)) await hooks.save(step, trainer);
     }
     const stopped = step < run.steps;
