@@ -1,21 +1,38 @@
 /**
  * The pipeline's report: one self-contained HTML page (uPlot and the data
  * inlined, so it opens from disk with nothing to download) with the summary,
- * the loss, accuracy, reward and KL curves of every stage, and samples of SFT
- * and PPO side by side.
+ * the loss, accuracy, reward and KL curves of every stage (a line per round
+ * for the stages rounds repeat), the gold and reward-model scores against KL
+ * (the over-optimisation curve of Gao, Schulman & Hilton 2022), and samples of
+ * SFT and PPO side by side.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { PipelineStage, PipelineSummary } from '../stages/pipeline.ts';
 
-export type MetricsByStage = Partial<Record<PipelineStage, ({ step: number } & Record<string, number>)[]>>;
+/** Metrics records per stage; `round` is 0 for the stages that run once. */
+export type MetricsByStage = Partial<Record<PipelineStage, ({ step: number; round: number } & Record<string, number>)[]>>;
+
+interface Series {
+  key: string;
+  label: string;
+  color: string;
+  /** a second y axis, on the right */
+  scale?: string;
+  dash?: number[];
+}
 
 interface Chart {
   title: string;
   stage: PipelineStage;
-  series: { key: string; label: string; color: string }[];
+  series: Series[];
+  /** the x axis: a metric of the same records instead of the step */
+  x?: { key: string; label: string };
 }
+
+/** Lines of later rounds: the same hue, darker. */
+const ROUND_SHADES = ['', '#0b3d91', '#7a1f1f', '#2f5f2f', '#5a3d7a'];
 
 const CHARTS: Chart[] = [
   { title: 'Pretraining: loss per token', stage: 'pretrain', series: [{ key: 'loss', label: 'loss', color: '#1f77b4' }, { key: 'eval_loss', label: 'eval loss', color: '#ff7f0e' }] },
@@ -27,6 +44,15 @@ const CHARTS: Chart[] = [
   },
   { title: 'PPO: reward-model score', stage: 'ppo', series: [{ key: 'objective/scores', label: 'score', color: '#2ca02c' }, { key: 'objective/rlhf_reward', label: 'score − β·KL', color: '#9467bd' }] },
   { title: 'PPO: KL to the SFT policy (nats per response)', stage: 'ppo', series: [{ key: 'objective/kl', label: 'KL', color: '#d62728' }] },
+  {
+    title: 'Over-optimisation: held-out scores against KL to SFT',
+    stage: 'ppo',
+    x: { key: 'objective/kl', label: 'KL (nats per response)' },
+    series: [
+      { key: 'eval/gold_score', label: 'gold score', color: '#ff7f0e' },
+      { key: 'eval/rm_score', label: 'reward-model score (right axis)', color: '#1f77b4', scale: 'rm', dash: [6, 4] },
+    ],
+  },
 ];
 
 function uplotAssets(): { js: string; css: string } {
@@ -40,30 +66,66 @@ const fmt = (x: number | undefined, digits = 3) => (x === undefined || Number.is
 /** JSON that cannot close the script element it sits in. */
 const inlineJson = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c');
 
-/** Columns per chart: steps, then one array per series (null where a step lacks the metric). */
-function chartData(chart: Chart, metrics: MetricsByStage): (number | null)[][] {
-  const records = (metrics[chart.stage] ?? []).filter((r) => chart.series.some((s) => r[s.key] !== undefined));
-  const steps = [...new Set(records.map((r) => r.step))].sort((a, b) => a - b);
-  const byStep = new Map<number, Record<string, number>>();
-  for (const r of records) byStep.set(r.step, { ...byStep.get(r.step), ...r });
-  return [steps, ...chart.series.map((s) => steps.map((step) => byStep.get(step)?.[s.key] ?? null))];
+/**
+ * Columns per chart: x values (steps, or the chart's x metric), then one array
+ * per series and round (null where a record lacks it; lines span the gaps).
+ */
+function chartData(chart: Chart, metrics: MetricsByStage): { series: Series[]; data: (number | null)[][] } {
+  const records = (metrics[chart.stage] ?? []).filter((r) => chart.series.some((s) => r[s.key] !== undefined) && (!chart.x || r[chart.x.key] !== undefined));
+  const rounds = [...new Set(records.map((r) => r.round))].sort((a, b) => a - b);
+  const xOf = (r: Record<string, number>) => (chart.x ? r[chart.x.key]! : r.step!);
+  const xs = [...new Set(records.map(xOf))].sort((a, b) => a - b);
+  const series: Series[] = [];
+  const columns: (number | null)[][] = [];
+  for (const round of rounds) {
+    const byX = new Map<number, Record<string, number>>();
+    for (const r of records) if (r.round === round) byX.set(xOf(r), { ...byX.get(xOf(r)), ...r });
+    for (const s of chart.series) {
+      const color = rounds.length > 1 && round > 1 ? (ROUND_SHADES[round % ROUND_SHADES.length] || s.color) : s.color;
+      series.push({ ...s, color, label: rounds.length > 1 ? `${s.label}, round ${round}` : s.label });
+      columns.push(xs.map((x) => byX.get(x)?.[s.key] ?? null));
+    }
+  }
+  return { series, data: [xs, ...columns] };
 }
 
 export function stageRows(summary: PipelineSummary): [string, string, string][] {
   const s = summary.stages;
-  return [
+  const rows: [string, string, string][] = [
     ['pretrain', `${fmt(s.pretrain.seconds, 1)} s`, `loss ${fmt(s.pretrain.loss)}, eval loss ${fmt(s.pretrain.eval_loss)}`],
     ['sft', `${fmt(s.sft.seconds, 1)} s`, `loss ${fmt(s.sft.loss)}, eval loss ${fmt(s.sft.eval_loss)}`],
-    ['rankings', `${fmt(s.rankings.seconds, 1)} s`, `${s.rankings.rankings} rankings (${s.rankings.pairs} pairs) of ${s.rankings.responses} SFT responses`],
-    ['reward', `${fmt(s.reward.seconds, 1)} s`, `accuracy ${fmt(s.reward.accuracy)}, held-out accuracy ${fmt(s.reward.eval_accuracy)}`],
-    ['ppo', `${fmt(s.ppo.seconds, 1)} s`, `RM score ${fmt(s.ppo.first_scores)} → ${fmt(s.ppo.scores)}, KL ${fmt(s.ppo.kl)}`],
-    ['eval', `${fmt(s.eval.seconds, 1)} s`, `${s.eval.prompts} held-out prompts`],
+  ];
+  for (const { round, stages: r } of summary.rounds) {
+    const name = (stage: string) => (summary.rounds.length > 1 ? `${stage} ${round}` : stage);
+    rows.push(
+      [name('rankings'), `${fmt(r.rankings.seconds, 1)} s`, `${r.rankings.rankings} rankings (${r.rankings.pairs} pairs) of ${r.rankings.responses} responses`],
+      [name('reward'), `${fmt(r.reward.seconds, 1)} s`, `accuracy ${fmt(r.reward.accuracy)}, held-out accuracy ${fmt(r.reward.eval_accuracy)}`],
+      [name('ppo'), `${fmt(r.ppo.seconds, 1)} s`, `RM score ${fmt(r.ppo.first_scores)} → ${fmt(r.ppo.scores)}, KL ${fmt(r.ppo.kl)}, β ${fmt(r.ppo.kl_coef)}`],
+      [name('eval'), `${fmt(r.eval.seconds, 1)} s`, `${r.eval.prompts} held-out prompts: gold win rate ${fmt(r.eval.gold_win_rate)}, gold ${fmt(r.eval.gold_score_sft)} → ${fmt(r.eval.gold_score_ppo)}`],
+    );
+  }
+  return rows;
+}
+
+/** Per round: the reward model's agreement on that round's samples, the policy against SFT, KL and time. */
+export function roundRows(summary: PipelineSummary): string[][] {
+  return [
+    ['round', 'RM agreement (its samples)', 'gold win rate', 'RM win rate', 'gold score', 'KL', 'time'],
+    ...summary.rounds.map((r) => [
+      String(r.round),
+      fmt(r.rm_gold_accuracy),
+      fmt(r.gold_win_rate),
+      fmt(r.rm_win_rate),
+      fmt(r.gold_score),
+      fmt(r.kl, 2),
+      `${fmt(r.seconds, 1)} s`,
+    ]),
   ];
 }
 
 export function resultRows(summary: PipelineSummary): [string, string][] {
   return [
-    ['reward model agrees with the gold labeler (held-out pairs)', fmt(summary.rm_gold_accuracy)],
+    ['reward model agrees with the gold labeler (held-out pairs of the last round)', fmt(summary.rm_gold_accuracy)],
     ['mean gold score, SFT → PPO', `${fmt(summary.gold_score_sft)} → ${fmt(summary.gold_score_ppo)}`],
     ['PPO wins over SFT under the gold labeler (ties half)', fmt(summary.gold_win_rate)],
     ['PPO wins over SFT under the reward model', fmt(summary.rm_win_rate)],
@@ -82,7 +144,7 @@ export function renderReport(summary: PipelineSummary, metrics: MetricsByStage, 
     `${x.baseline} (${fmt(x.baseline_gold, 2)})`,
     `${x.policy} (${fmt(x.policy_gold, 2)})`,
   ]);
-  const charts = CHARTS.map((c) => ({ ...c, data: chartData(c, metrics) }));
+  const charts = CHARTS.map((c) => ({ ...c, ...chartData(c, metrics) }));
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
@@ -98,6 +160,8 @@ td { white-space: pre-wrap; }
 <p>Adapter: ${escapeHtml(summary.adapter)} · seed ${summary.seed}</p>
 <h2>Result</h2>
 ${table(['', ''], resultRows(summary))}
+<h2>Rounds</h2>
+${table(roundRows(summary)[0]!, roundRows(summary).slice(1))}
 <h2>Stages</h2>
 ${table(['stage', 'time', 'final'], stageRows(summary))}
 <h2>Curves</h2>
@@ -111,10 +175,12 @@ for (const c of charts) {
   const box = document.createElement('div');
   document.getElementById('charts').append(box);
   if (c.data[0].length === 0) { box.textContent = c.title + ': no data'; continue; }
+  const right = c.series.find((s) => s.scale);
   new uPlot({
     title: c.title, width: 520, height: 260,
     scales: { x: { time: false } },
-    series: [{ label: 'step' }, ...c.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true }))],
+    axes: [{ label: c.x ? c.x.label : 'step' }, {}, ...(right ? [{ scale: right.scale, side: 1, grid: { show: false } }] : [])],
+    series: [{ label: c.x ? c.x.label : 'step' }, ...c.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true, scale: s.scale, dash: s.dash, points: { show: !!c.x } }))],
   }, c.data, box);
 }
 </script>

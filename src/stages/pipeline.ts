@@ -1,34 +1,42 @@
 /**
- * The whole ChatGPT-style run on the built-in task, one stage after another:
- * pretrain → SFT → K samples per prompt from SFT, ranked by the gold labeler →
- * reward model on those rankings → PPO against it → PPO against SFT on
- * held-out prompts, under the reward model and under the gold labeler.
+ * The whole ChatGPT-style run on the built-in task: pretrain → SFT, then
+ * rounds of RLHF, each: K samples per fresh prompt from the current policy
+ * (and from SFT), ranked by the gold labeler → the reward model refitted on
+ * every ranking so far → PPO of the current policy against it → the round's
+ * policy against SFT on held-out prompts, under the reward model and under
+ * the gold labeler.
+ *
+ * The gold labeler stands in for the human raters: it ranks samples and
+ * scores evaluations; no training decision reads it.
  *
  * Browser-safe: the caller gets every dataset, metric and checkpoint through
  * hooks and decides where they go (the CLI writes a run directory).
  */
 import type { Gpu } from '../gpu/gpu.ts';
 import { preset, type GPTConfig } from '../model/config.ts';
-import { Generator } from '../model/generate.ts';
-import { GPT } from '../model/gpt.ts';
 import { initParameters } from '../model/params.ts';
 import type { Weights } from '../model/weights.ts';
 import { loadPrompts } from '../data/formats.ts';
-import { goldJudge, goldRankingRecord, goldScore } from '../task/labeler.ts';
+import { epochPermutation } from '../data/permutation.ts';
+import { goldJudge, goldRankingRecord } from '../task/labeler.ts';
 import { makeTaskDatasets, parseTaskPrompt, type TaskSizes } from '../task/datasets.ts';
 import { BytesTokenizer } from '../tokenizer/bytes.ts';
 import { ADAMW_DEFAULTS, type AdamWConfig } from '../train/adamw.ts';
 import type { StepMetrics } from '../train/loop.ts';
-import { PPO_DEFAULTS, type PpoMetrics, type PpoSettings } from '../train/ppo-trainer.ts';
+import { PPO_DEFAULTS, type PpoMetrics, type PpoSettings, type PpoTrainer } from '../train/ppo-trainer.ts';
 import { comparePolicies, type ComparisonReport, type ComparisonSample } from './evaluate.ts';
 import { runLanguageModel } from './language-model.ts';
 import { runPpo, tokenizePrompts } from './ppo.ts';
 import { buildPretrainData } from './pretrain.ts';
+import { sampleRankings } from './rankings.ts';
 import { buildRewardData, runRewardModel } from './reward.ts';
 import { buildSftData } from './sft.ts';
 
 export const PIPELINE_STAGES = ['pretrain', 'sft', 'rankings', 'reward', 'ppo', 'eval'] as const;
 export type PipelineStage = (typeof PIPELINE_STAGES)[number];
+/** The stages every round runs again; pretrain and SFT run once. */
+export const ROUND_STAGES = ['rankings', 'reward', 'ppo', 'eval'] as const;
+export type RoundStage = (typeof ROUND_STAGES)[number];
 
 interface TrainingSettings {
   steps: number;
@@ -39,17 +47,32 @@ interface TrainingSettings {
 
 export interface PipelineSettings {
   seed: number;
+  /** rounds of rankings → reward model → PPO; the ranking prompts are split evenly between them */
+  rounds: number;
   /** a preset name, with overrides */
   model: string;
   modelOverrides: Partial<GPTConfig>;
   task: TaskSizes;
   pretrain: TrainingSettings & { seqLen: number };
   sft: TrainingSettings & { seqLen: number };
-  /** K responses per ranking prompt, sampled from the SFT policy */
-  rankings: { samples: number; temperature: number; maxNewTokens: number };
-  /** batchSize counts responses; evalFraction of the ranked prompts is held out */
+  /**
+   * `samples` responses per ranking prompt from the round's starting policy
+   * (SFT in round 1), and in later rounds `sftSamples` more from SFT, ranked together
+   */
+  rankings: { samples: number; sftSamples: number; temperature: number; maxNewTokens: number };
+  /** each round's steps; batchSize counts responses; evalFraction of each round's ranked prompts is held out */
   reward: TrainingSettings & { evalFraction: number };
-  ppo: TrainingSettings & Pick<PpoSettings, 'responseLength' | 'temperature' | 'klCoef' | 'ppoEpochs' | 'miniBatches' | 'missingEosPenalty'>;
+  /**
+   * each round's PPO; targetKl (null: a fixed klCoef) steers β by Ziegler et
+   * al.'s controller, whose β carries from round to round; every evalEvery
+   * steps the first evalPrompts held-out prompts are answered and scored by
+   * the reward model and the gold labeler (the over-optimisation curve)
+   */
+  ppo: TrainingSettings &
+    Pick<PpoSettings, 'responseLength' | 'temperature' | 'klCoef' | 'targetKl' | 'klHorizon' | 'ppoEpochs' | 'miniBatches' | 'missingEosPenalty'> & {
+      evalEvery: number;
+      evalPrompts: number;
+    };
   /** both policies sample at `temperature` */
   eval: { temperature: number; maxNewTokens: number; batchSize: number };
 }
@@ -61,26 +84,34 @@ export interface PipelineSettings {
 export const PIPELINE_PRESETS: Record<'cpu' | 'gpu', PipelineSettings> = {
   cpu: {
     seed: 1,
+    rounds: 3,
     model: 'tiny',
     modelOverrides: { nPositions: 80 },
-    task: { corpusDialogues: 3000, sftExamples: 400, rankingPrompts: 1024, ppoPrompts: 200, evalPrompts: 128 },
+    task: { corpusDialogues: 3000, sftExamples: 400, rankingPrompts: 1536, ppoPrompts: 200, evalPrompts: 128 },
     pretrain: { steps: 800, batchSize: 8, seqLen: 64, lr: 1e-2, warmup: 20 },
     sft: { steps: 250, batchSize: 8, seqLen: 64, lr: 2e-3, warmup: 5 },
-    rankings: { samples: 4, temperature: 0.7, maxNewTokens: 32 },
+    rankings: { samples: 4, sftSamples: 2, temperature: 0.7, maxNewTokens: 32 },
     reward: { steps: 200, batchSize: 16, lr: 3e-4, warmup: 10, evalFraction: 0.2 },
-    ppo: { steps: 35, batchSize: 16, lr: 3e-4, warmup: 0, responseLength: 32, temperature: 0.7, klCoef: 0.15, ppoEpochs: 2, miniBatches: 2, missingEosPenalty: 1 },
+    ppo: {
+      steps: 25, batchSize: 16, lr: 1e-4, warmup: 0, responseLength: 32, temperature: 0.7, klCoef: 0.2, targetKl: 1, klHorizon: 100,
+      ppoEpochs: 2, miniBatches: 2, missingEosPenalty: 1, evalEvery: 5, evalPrompts: 64,
+    },
     eval: { temperature: 0.7, maxNewTokens: 32, batchSize: 32 },
   },
   gpu: {
     seed: 1,
+    rounds: 3,
     model: 'mid',
     modelOverrides: { nPositions: 128 },
-    task: { corpusDialogues: 20000, sftExamples: 1000, rankingPrompts: 512, ppoPrompts: 512, evalPrompts: 256 },
+    task: { corpusDialogues: 20000, sftExamples: 1000, rankingPrompts: 1536, ppoPrompts: 512, evalPrompts: 256 },
     pretrain: { steps: 1500, batchSize: 32, seqLen: 64, lr: 1e-3, warmup: 100 },
     sft: { steps: 200, batchSize: 32, seqLen: 64, lr: 3e-4, warmup: 10 },
-    rankings: { samples: 4, temperature: 1, maxNewTokens: 32 },
+    rankings: { samples: 4, sftSamples: 2, temperature: 1, maxNewTokens: 32 },
     reward: { steps: 400, batchSize: 32, lr: 3e-4, warmup: 20, evalFraction: 0.2 },
-    ppo: { steps: 150, batchSize: 32, lr: 1e-4, warmup: 0, responseLength: 32, temperature: 1, klCoef: 0.05, ppoEpochs: 4, miniBatches: 2, missingEosPenalty: 1 },
+    ppo: {
+      steps: 100, batchSize: 32, lr: 1e-5, warmup: 0, responseLength: 32, temperature: 1, klCoef: 0.1, targetKl: 4, klHorizon: 500,
+      ppoEpochs: 2, miniBatches: 2, missingEosPenalty: 1, evalEvery: 10, evalPrompts: 128,
+    },
     eval: { temperature: 1, maxNewTokens: 32, batchSize: 64 },
   },
 };
@@ -92,40 +123,60 @@ export interface StageSummary {
   [metric: string]: number;
 }
 
+/** One round of rankings → reward model → PPO, and its policy measured against SFT. */
+export interface RoundSummary {
+  round: number;
+  seconds: number;
+  stages: Record<RoundStage, StageSummary>;
+  /** the refitted reward model's agreement with the gold labeler on held-out pairs of this round's samples */
+  rm_gold_accuracy: number;
+  gold_score: number;
+  /** this round's policy over SFT on held-out prompts under the gold labeler (ties half), and under this round's reward model */
+  gold_win_rate: number;
+  rm_win_rate: number;
+  /** this round's policy's mean KL to SFT per response, in nats */
+  kl: number;
+}
+
 export interface PipelineSummary {
   adapter: string;
   seed: number;
-  stages: Record<PipelineStage, StageSummary>;
-  /** the reward model's agreement with the gold labeler on held-out ranked pairs */
+  stages: Record<'pretrain' | 'sft', StageSummary>;
+  rounds: RoundSummary[];
+  /** the last reward model's agreement with the gold labeler on held-out pairs of the last round */
   rm_gold_accuracy: number;
   gold_score_sft: number;
   gold_score_ppo: number;
-  /** PPO over SFT on held-out prompts under the gold labeler, ties count half */
+  /** the final policy over SFT on held-out prompts under the gold labeler, ties count half */
   gold_win_rate: number;
-  /** the same under the reward model */
+  /** the same under the last reward model */
   rm_win_rate: number;
-  /** PPO's mean KL to the SFT reference per response, in nats */
+  /** the final policy's mean KL to the SFT reference per response, in nats */
   kl: number;
   /** a few held-out prompts with both policies' responses (one of each prompt kind first) */
   samples: ComparisonSample[];
 }
 
+/** `round` is 0 for the stages that run once (pretrain, SFT), 1… for a round's. */
 export interface PipelineHooks {
   /** every dataset of the task, as files in the contract formats (name → contents) */
   onDataset?(name: string, contents: string): void;
-  onStageStart?(stage: PipelineStage, steps: number, report: string[]): void;
+  onStageStart?(stage: PipelineStage, round: number, steps: number, report: string[]): void;
   /** every step, for progress */
-  onStep?(stage: PipelineStage, step: number, metrics: Record<string, number>): void;
+  onStep?(stage: PipelineStage, round: number, step: number, metrics: Record<string, number>): void;
   /** one metrics record (a logged step or an evaluation) */
-  onMetrics?(stage: PipelineStage, record: { step: number } & Record<string, number>): void;
+  onMetrics?(stage: PipelineStage, round: number, record: { step: number } & Record<string, number>): void;
   /** with the stage's weights: the trained model (the reward model with its head); null for rankings and eval */
-  onStageEnd?(stage: PipelineStage, summary: StageSummary, weights: Weights | null): void | Promise<void>;
+  onStageEnd?(stage: PipelineStage, round: number, summary: StageSummary, weights: Weights | null): void | Promise<void>;
   shouldStop?(): boolean;
 }
 
 export class PipelineStopped extends Error {
-  constructor(readonly stage: PipelineStage) {
-    super(`stopped during ${stage}`);
+  constructor(
+    readonly stage: PipelineStage,
+    readonly round = 0,
+  ) {
+    super(`stopped during ${stage}${round > 0 ? ` of round ${round}` : ''}`);
   }
 }
 
@@ -136,7 +187,9 @@ const DATASET_FILES = {
   ppoPrompts: 'ppo_prompts.jsonl',
   evalPrompts: 'eval_prompts.jsonl',
 } as const;
+/** every round's rankings so far (what the last reward model was fitted on, its held-out part too) */
 export const RANKINGS_FILE = 'rankings.jsonl';
+export const roundRankingsFile = (round: number) => `rankings_round_${round}.jsonl`;
 
 const seconds = (since: number) => (performance.now() - since) / 1000;
 
@@ -149,16 +202,16 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
   const config: GPTConfig = { ...preset(s.model), ...s.modelOverrides, vocabSize: tokenizer.vocabSize };
   const data = makeTaskDatasets(s.seed, s.task);
   for (const [key, file] of Object.entries(DATASET_FILES)) hooks.onDataset?.(file, data[key as keyof typeof DATASET_FILES]);
-  const stages = {} as Record<PipelineStage, StageSummary>;
-  const stopIfAsked = (stage: PipelineStage) => {
-    if (hooks.shouldStop?.()) throw new PipelineStopped(stage);
+  const stopIfAsked = (stage: PipelineStage, round = 0) => {
+    if (hooks.shouldStop?.()) throw new PipelineStopped(stage, round);
   };
-  const logged = (stage: PipelineStage) => ({
-    onStep: (m: StepMetrics) => hooks.onStep?.(stage, m.step, m as unknown as Record<string, number>),
-    onLog: (m: StepMetrics) => hooks.onMetrics?.(stage, m as unknown as { step: number } & Record<string, number>),
-    onEval: (step: number, m: Record<string, number>) => hooks.onMetrics?.(stage, { step, ...m }),
+  const logged = (stage: PipelineStage, round: number) => ({
+    onStep: (m: StepMetrics) => hooks.onStep?.(stage, round, m.step, m as unknown as Record<string, number>),
+    onLog: (m: StepMetrics) => hooks.onMetrics?.(stage, round, m as unknown as { step: number } & Record<string, number>),
+    onEval: (step: number, m: Record<string, number>) => hooks.onMetrics?.(stage, round, { step, ...m }),
     shouldStop: hooks.shouldStop,
   });
+  const common = { tokenizer, evalFraction: 0.1, shuffle: true, seed: s.seed };
 
   // Language-model stages: train, keep the final weights and metrics.
   const languageModel = async (
@@ -166,12 +219,12 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
     start: Weights,
     t: TrainingSettings & { seqLen: number },
     built: ReturnType<typeof buildPretrainData>,
-  ): Promise<Weights> => {
+  ): Promise<{ weights: Weights; summary: StageSummary }> => {
     const begun = performance.now();
-    hooks.onStageStart?.(stage, t.steps, built.report);
+    hooks.onStageStart?.(stage, 0, t.steps, built.report);
     let final = start;
     let evalLoss = NaN;
-    const log = logged(stage);
+    const log = logged(stage, 0);
     const result = await runLanguageModel(
       {
         gpu,
@@ -202,21 +255,20 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
       },
     );
     stopIfAsked(stage);
-    stages[stage] = { seconds: seconds(begun), steps: result.step, loss: result.lastLoss, eval_loss: evalLoss };
-    await hooks.onStageEnd?.(stage, stages[stage], final);
-    return final;
+    const summary = { seconds: seconds(begun), steps: result.step, loss: result.lastLoss, eval_loss: evalLoss };
+    await hooks.onStageEnd?.(stage, 0, summary, final);
+    return { weights: final, summary };
   };
 
-  const common = { tokenizer, evalFraction: 0.1, shuffle: true, seed: s.seed };
-  const pretrained = await languageModel(
+  const pretrain = await languageModel(
     'pretrain',
     { config, params: initParameters(config, s.seed) },
     s.pretrain,
     buildPretrainData({ ...common, text: data.corpus, source: DATASET_FILES.corpus, batchSize: s.pretrain.batchSize, seqLen: s.pretrain.seqLen, evalBatches: 4, gradAccum: 1 }),
   );
-  const sft = await languageModel(
+  const sftStage = await languageModel(
     'sft',
-    pretrained,
+    pretrain.weights,
     s.sft,
     buildSftData({
       ...common,
@@ -230,210 +282,268 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
       maskPrompt: true,
     }),
   );
+  const sft = sftStage.weights;
 
-  // Rankings: the SFT policy answers each ranking prompt K times; the gold labeler orders the answers.
-  const rankings = await (async () => {
-    const begun = performance.now();
-    const prompts = loadPrompts(data.rankingPrompts, DATASET_FILES.rankingPrompts).map((r) => r.prompt);
-    const K = s.rankings.samples;
-    hooks.onStageStart?.('rankings', prompts.length, [`${prompts.length} prompts, ${K} responses each, ranked by the gold labeler`]);
-    const encoded = prompts.map((p) => tokenizer.encode(p));
-    const longest = Math.max(...encoded.map((e) => e.length));
-    const promptsPerBatch = Math.max(1, Math.floor(64 / K));
-    const model = new GPT(gpu, config, 1, 1);
-    model.setParameters(sft.params);
-    const generator = new Generator(model, { maxBatch: promptsPerBatch * K, maxLength: longest + s.rankings.maxNewTokens });
-    const records: string[] = [];
-    let sampled = 0;
-    let pairs = 0;
-    let goldSum = 0;
-    try {
-      for (let first = 0; first < prompts.length; first += promptsPerBatch) {
-        stopIfAsked('rankings');
-        const batch = encoded.slice(first, first + promptsPerBatch);
-        const generation = await generator.generate(
-          batch.flatMap((p) => Array.from({ length: K }, () => p)),
-          { maxNewTokens: s.rankings.maxNewTokens, temperature: s.rankings.temperature, seed: s.seed * 7919 + first, eosId: tokenizer.eosId },
-        );
-        batch.forEach((_, i) => {
-          const text = prompts[first + i]!;
-          const responses = generation.responses.slice(i * K, (i + 1) * K).map((r) => tokenizer.decode(r));
-          sampled += K;
-          const task = parseTaskPrompt(text)!;
-          for (const r of responses) goldSum += goldScore(task, r);
-          const record = goldRankingRecord(task, text, responses);
-          if (record) {
-            records.push(JSON.stringify(record));
-            pairs += (record.ranking.length * (record.ranking.length - 1)) / 2;
-          }
-        });
-        hooks.onStep?.('rankings', Math.min(first + promptsPerBatch, prompts.length), {});
-      }
-    } finally {
-      generator.destroy();
-      model.destroy();
-    }
-    if (records.length < 2) throw new Error(`rankings: the SFT policy's ${sampled} responses gave only ${records.length} rankings; train SFT longer`);
-    const text = `${records.join('\n')}\n`;
-    hooks.onDataset?.(RANKINGS_FILE, text);
-    stages.rankings = { seconds: seconds(begun), prompts: prompts.length, responses: sampled, gold_score: goldSum / sampled, rankings: records.length, pairs };
-    await hooks.onStageEnd?.('rankings', stages.rankings, null);
-    return { text, longestPrompt: longest };
-  })();
-
-  // Reward model: the SFT trunk and a fresh scalar head on the gold rankings; accuracy on held-out prompts' pairs.
-  const rewardModel = await (async (): Promise<Weights> => {
-    const begun = performance.now();
-    const t = s.reward;
-    // Room for the longest ranked prompt, a whole response and its EOS, and no more: padding costs time.
-    const seqLen = Math.min(config.nPositions, rankings.longestPrompt + s.rankings.maxNewTokens + 1);
-    const built = buildRewardData({ ...common, evalFraction: t.evalFraction, text: rankings.text, source: RANKINGS_FILE, batchSize: t.batchSize, seqLen });
-    hooks.onStageStart?.('reward', t.steps, built.report);
-    let final: Weights = sft;
-    const last: Record<string, number> = {};
-    const log = logged('reward');
-    const result = await runRewardModel(
-      {
-        gpu,
-        ...sft,
-        batchSize: t.batchSize,
-        seqLen,
-        steps: t.steps,
-        optimizer: optimizer(t.lr),
-        schedule: 'cosine',
-        warmup: t.warmup,
-        logEvery: Math.max(1, Math.floor(t.steps / 50)),
-        evalEvery: Math.max(1, Math.floor(t.steps / 5)),
-        saveEvery: 0,
-        center: 0,
-        seed: s.seed,
-        data: built,
-      },
-      {
-        ...log,
-        onLog: (m) => {
-          Object.assign(last, m);
-          log.onLog(m);
-        },
-        onEval: (step, m) => {
-          Object.assign(last, m);
-          log.onEval(step, m);
-        },
-        save: (_step, weights) => {
-          final = weights;
-        },
-      },
-    );
-    stopIfAsked('reward');
-    stages.reward = { seconds: seconds(begun), steps: result.step, loss: result.lastLoss, accuracy: last.accuracy ?? NaN, eval_accuracy: last.eval_accuracy ?? NaN };
-    await hooks.onStageEnd?.('reward', stages.reward, final);
-    return final;
-  })();
-
-  // PPO: the SFT policy against the frozen reward model, the SFT model its KL reference.
-  const ppo = await (async (): Promise<Weights> => {
-    const begun = performance.now();
-    const t = s.ppo;
-    const room = config.nPositions - t.responseLength;
-    const prompts = tokenizePrompts(loadPrompts(data.ppoPrompts, DATASET_FILES.ppoPrompts), tokenizer, room);
-    hooks.onStageStart?.('ppo', t.steps, [`${prompts.prompts.length} prompts, ${t.batchSize} per step, responses of up to ${t.responseLength} tokens`]);
-    let policy = sft;
-    let lastMetrics: PpoMetrics | null = null;
-    let firstScore = NaN;
-    const result = await runPpo(
-      {
-        gpu,
-        models: { policy: sft, reward: rewardModel },
-        settings: {
-          ...PPO_DEFAULTS,
-          batchSize: t.batchSize,
-          maxPromptLength: prompts.longest,
-          responseLength: t.responseLength,
-          temperature: t.temperature,
-          klCoef: t.klCoef,
-          ppoEpochs: t.ppoEpochs,
-          miniBatches: t.miniBatches,
-          missingEosPenalty: t.missingEosPenalty,
-          seed: s.seed,
-        },
-        optimizer: optimizer(t.lr, 0),
-        schedule: 'constant',
-        warmup: t.warmup,
-        steps: t.steps,
-        prompts: prompts.prompts,
-        eosId: tokenizer.eosId,
-        logEvery: 1,
-        saveEvery: 0,
-      },
-      {
-        onStep: (step, m) => {
-          if (step === 1) firstScore = m['objective/scores'];
-          hooks.onStep?.('ppo', step, m);
-        },
-        onLog: (step, m) => {
-          lastMetrics = m;
-          hooks.onMetrics?.('ppo', { step, ...m });
-        },
-        save: async (_step, trainer) => {
-          policy = { config, params: await trainer.getPolicyParameters() };
-        },
-        shouldStop: hooks.shouldStop,
-      },
-    );
-    stopIfAsked('ppo');
-    const m = lastMetrics as PpoMetrics | null;
-    stages.ppo = {
-      seconds: seconds(begun),
-      steps: result.step,
-      first_scores: firstScore,
-      scores: m?.['objective/scores'] ?? NaN,
-      kl: m?.['objective/kl'] ?? NaN,
-    };
-    await hooks.onStageEnd?.('ppo', stages.ppo, policy);
-    return policy;
-  })();
-
-  // Evaluation: PPO against SFT on held-out prompts, under the reward model and the gold labeler.
-  const begun = performance.now();
+  const rankingPrompts = loadPrompts(data.rankingPrompts, DATASET_FILES.rankingPrompts).map((r) => r.prompt);
+  const promptsPerRound = Math.floor(rankingPrompts.length / s.rounds);
+  if (promptsPerRound < 2) throw new Error(`${rankingPrompts.length} ranking prompts do not split into ${s.rounds} rounds; raise task.rankingPrompts`);
+  // Room for the longest ranked prompt, a whole response and its EOS, and no more: padding costs time.
+  const longestRankingPrompt = Math.max(...rankingPrompts.map((p) => tokenizer.encode(p).length));
+  const rewardSeqLen = Math.min(config.nPositions, longestRankingPrompt + s.rankings.maxNewTokens + 1);
+  const ppoPrompts = tokenizePrompts(loadPrompts(data.ppoPrompts, DATASET_FILES.ppoPrompts), tokenizer, config.nPositions - s.ppo.responseLength);
   const evalPrompts = loadPrompts(data.evalPrompts, DATASET_FILES.evalPrompts).map((r) => r.prompt);
-  hooks.onStageStart?.('eval', evalPrompts.length, [`${evalPrompts.length} held-out prompts; PPO and SFT sample at temperature ${s.eval.temperature}`]);
-  const report: ComparisonReport = await comparePolicies({
-    gpu,
-    policy: ppo,
-    baseline: sft,
-    reference: sft,
-    reward: rewardModel,
-    tokenizer,
-    prompts: evalPrompts,
-    maxNewTokens: s.eval.maxNewTokens,
-    temperature: s.eval.temperature,
-    topK: 0,
-    topP: 1,
-    seed: s.seed,
-    batchSize: s.eval.batchSize,
-    judge: goldJudge,
-    onProgress: (done) => hooks.onStep?.('eval', done, {}),
-  });
-  const gold = report.gold!;
-  stages.eval = {
-    seconds: seconds(begun),
-    prompts: report.prompts,
-    rm_score_sft: report.baseline_score,
-    rm_score_ppo: report.policy_score,
-    rm_win_rate: report.win_rate,
-    gold_score_sft: gold.baseline_score,
-    gold_score_ppo: gold.policy_score,
-    gold_win_rate: gold.win_rate,
-    kl: report.kl,
-  };
-  await hooks.onStageEnd?.('eval', stages.eval, null);
+  // The over-optimisation curve's prompts: held-out ones that fit PPO's prompt length, answered with one seed at every measurement.
+  const curvePrompts = evalPrompts
+    .map((text) => ({ text, ids: tokenizer.encode(text) }))
+    .filter((p) => p.ids.length <= ppoPrompts.longest)
+    .slice(0, s.ppo.evalPrompts);
+
+  const allRankings: string[] = [];
+  const trainingRankings: string[] = [];
+  const rounds: RoundSummary[] = [];
+  let policy = sft;
+  let rewardModel: Weights | null = null;
+  let beta = s.ppo.klCoef;
+  /** the policy's KL to SFT as the last PPO step measured it */
+  let policyKl = 0;
+  let final: { report: ComparisonReport; gold: NonNullable<ComparisonReport['gold']> } | null = null;
+
+  for (let round = 1; round <= s.rounds; round++) {
+    const roundBegun = performance.now();
+    const stages = {} as Record<RoundStage, StageSummary>;
+
+    // Rankings: fresh prompts; the current policy answers K times (and SFT too after round 1); the gold labeler orders them.
+    {
+      const begun = performance.now();
+      const prompts = rankingPrompts.slice((round - 1) * promptsPerRound, round * promptsPerRound);
+      const sources = [{ weights: policy, samples: s.rankings.samples }, ...(round > 1 && s.rankings.sftSamples > 0 ? [{ weights: sft, samples: s.rankings.sftSamples }] : [])];
+      const who = round === 1 ? 'the SFT policy' : `round ${round - 1}'s policy${sources.length > 1 ? ` and ${s.rankings.sftSamples} from SFT` : ''}`;
+      hooks.onStageStart?.('rankings', round, prompts.length, [`${prompts.length} prompts, ${s.rankings.samples} responses each from ${who}, ranked by the gold labeler`]);
+      const ranked = await sampleRankings({
+        gpu,
+        tokenizer,
+        prompts,
+        sources,
+        temperature: s.rankings.temperature,
+        maxNewTokens: s.rankings.maxNewTokens,
+        seed: s.seed + (round - 1) * 1009,
+        rank: (prompt, responses) => goldRankingRecord(parseTaskPrompt(prompt)!, prompt, responses),
+        score: goldJudge,
+        onProgress: (done) => hooks.onStep?.('rankings', round, done, {}),
+        shouldStop: hooks.shouldStop,
+      });
+      stopIfAsked('rankings', round);
+      if (ranked.records.length < 2) throw new Error(`rankings: ${ranked.responses} responses in round ${round} gave only ${ranked.records.length} rankings; train SFT longer`);
+      // Each round holds out its own prompts: the reward model is judged on the distribution it must judge next.
+      const order = epochPermutation(ranked.records.length, s.seed + round, 0);
+      const held = Math.max(1, Math.round(ranked.records.length * s.reward.evalFraction));
+      const heldOut = new Set(Array.from(order.slice(0, held)));
+      trainingRankings.push(...ranked.records.filter((_, i) => !heldOut.has(i)));
+      allRankings.push(...ranked.records);
+      hooks.onDataset?.(roundRankingsFile(round), `${ranked.records.join('\n')}\n`);
+      hooks.onDataset?.(RANKINGS_FILE, `${allRankings.join('\n')}\n`);
+      stages.rankings = {
+        seconds: seconds(begun),
+        prompts: prompts.length,
+        responses: ranked.responses,
+        gold_score: ranked.meanScore,
+        rankings: ranked.records.length,
+        pairs: ranked.pairs,
+      };
+      await hooks.onStageEnd?.('rankings', round, stages.rankings, null);
+
+      // Reward model: continues the last one (round 1: the SFT trunk and a fresh head) on every training ranking so far.
+      const rewardBegun = performance.now();
+      const t = s.reward;
+      const heldText = ranked.records.filter((_, i) => heldOut.has(i)).join('\n');
+      const built = buildRewardData({
+        ...common,
+        evalFraction: 0,
+        text: trainingRankings.join('\n'),
+        source: RANKINGS_FILE,
+        evalText: heldText,
+        evalSource: `${roundRankingsFile(round)} (held out)`,
+        batchSize: t.batchSize,
+        seqLen: rewardSeqLen,
+        seed: s.seed + round - 1,
+      });
+      hooks.onStageStart?.('reward', round, t.steps, [...(round > 1 ? [`continuing round ${round - 1}'s reward model`] : []), ...built.report]);
+      const start: Weights = rewardModel ?? sft;
+      let trained: Weights = start;
+      const last: Record<string, number> = {};
+      const log = logged('reward', round);
+      const result = await runRewardModel(
+        {
+          gpu,
+          ...start,
+          batchSize: t.batchSize,
+          seqLen: rewardSeqLen,
+          steps: t.steps,
+          optimizer: optimizer(t.lr),
+          schedule: 'cosine',
+          warmup: t.warmup,
+          logEvery: Math.max(1, Math.floor(t.steps / 50)),
+          evalEvery: Math.max(1, Math.floor(t.steps / 5)),
+          saveEvery: 0,
+          center: 0,
+          seed: s.seed,
+          data: built,
+        },
+        {
+          ...log,
+          onLog: (m) => {
+            Object.assign(last, m);
+            log.onLog(m);
+          },
+          onEval: (step, m) => {
+            Object.assign(last, m);
+            log.onEval(step, m);
+          },
+          save: (_step, weights) => {
+            trained = weights;
+          },
+        },
+      );
+      stopIfAsked('reward', round);
+      rewardModel = trained;
+      stages.reward = { seconds: seconds(rewardBegun), steps: result.step, loss: result.lastLoss, accuracy: last.accuracy ?? NaN, eval_accuracy: last.eval_accuracy ?? NaN };
+      await hooks.onStageEnd?.('reward', round, stages.reward, rewardModel);
+    }
+    const rm = rewardModel!;
+
+    // PPO: the current policy against the new reward model. The KL reference stays SFT, so the KL
+    // budget is the policy's whole distance from the demonstrations, not a fresh one each round;
+    // the value model restarts from the new reward model (the returns it predicts are in that
+    // model's units); the controller's β carries over (it measures the same KL to SFT).
+    {
+      const begun = performance.now();
+      const t = s.ppo;
+      hooks.onStageStart?.('ppo', round, t.steps, [
+        `${ppoPrompts.prompts.length} prompts, ${t.batchSize} per step, responses of up to ${t.responseLength} tokens; KL to SFT, β ${beta.toPrecision(3)}${t.targetKl === null ? ' (fixed)' : `, steered towards KL ${t.targetKl}`}`,
+      ]);
+      let trained = policy;
+      let lastMetrics: PpoMetrics | null = null;
+      let firstScore = NaN;
+      const result = await runPpo(
+        {
+          gpu,
+          models: { policy, reward: rm, reference: sft },
+          settings: {
+            ...PPO_DEFAULTS,
+            batchSize: t.batchSize,
+            maxPromptLength: ppoPrompts.longest,
+            responseLength: t.responseLength,
+            temperature: t.temperature,
+            klCoef: beta,
+            targetKl: t.targetKl,
+            klHorizon: t.klHorizon,
+            ppoEpochs: t.ppoEpochs,
+            miniBatches: t.miniBatches,
+            missingEosPenalty: t.missingEosPenalty,
+            // Round 1 keeps the seed a one-round run always had; later rounds draw other batches.
+            seed: s.seed + (round - 1) * 7907,
+          },
+          optimizer: optimizer(t.lr, 0),
+          schedule: 'constant',
+          warmup: t.warmup,
+          steps: t.steps,
+          prompts: ppoPrompts.prompts,
+          eosId: tokenizer.eosId,
+          logEvery: 1,
+          saveEvery: 0,
+          evalEvery: curvePrompts.length > 0 ? t.evalEvery : 0,
+          initialKl: policyKl,
+        },
+        {
+          onStep: (step, m) => {
+            if (step === 1) firstScore = m['objective/scores'];
+            hooks.onStep?.('ppo', round, step, m);
+          },
+          onLog: (step, m) => {
+            lastMetrics = m;
+            hooks.onMetrics?.('ppo', round, { step, ...m });
+          },
+          evaluate: (trainer) => scoreCurvePrompts(trainer, curvePrompts, tokenizer, s.seed),
+          onEval: (step, m) => hooks.onMetrics?.('ppo', round, { step, ...m }),
+          save: async (_step, trainer) => {
+            trained = { config, params: await trainer.getPolicyParameters() };
+            beta = trainer.beta;
+          },
+          shouldStop: hooks.shouldStop,
+        },
+      );
+      stopIfAsked('ppo', round);
+      policy = trained;
+      const m = lastMetrics as PpoMetrics | null;
+      policyKl = m?.['objective/kl'] ?? policyKl;
+      stages.ppo = {
+        seconds: seconds(begun),
+        steps: result.step,
+        first_scores: firstScore,
+        scores: m?.['objective/scores'] ?? NaN,
+        kl: m?.['objective/kl'] ?? NaN,
+        kl_coef: beta,
+      };
+      await hooks.onStageEnd?.('ppo', round, stages.ppo, policy);
+    }
+
+    // Evaluation: this round's policy against SFT on held-out prompts, under this round's reward model and the gold labeler.
+    {
+      const begun = performance.now();
+      hooks.onStageStart?.('eval', round, evalPrompts.length, [`${evalPrompts.length} held-out prompts; round ${round}'s policy and SFT sample at temperature ${s.eval.temperature}`]);
+      const report = await comparePolicies({
+        gpu,
+        policy,
+        baseline: sft,
+        reference: sft,
+        reward: rm,
+        tokenizer,
+        prompts: evalPrompts,
+        maxNewTokens: s.eval.maxNewTokens,
+        temperature: s.eval.temperature,
+        topK: 0,
+        topP: 1,
+        seed: s.seed,
+        batchSize: s.eval.batchSize,
+        judge: goldJudge,
+        onProgress: (done) => hooks.onStep?.('eval', round, done, {}),
+      });
+      const gold = report.gold!;
+      stages.eval = {
+        seconds: seconds(begun),
+        prompts: report.prompts,
+        rm_score_sft: report.baseline_score,
+        rm_score_ppo: report.policy_score,
+        rm_win_rate: report.win_rate,
+        gold_score_sft: gold.baseline_score,
+        gold_score_ppo: gold.policy_score,
+        gold_win_rate: gold.win_rate,
+        kl: report.kl,
+      };
+      await hooks.onStageEnd?.('eval', round, stages.eval, null);
+      final = { report, gold };
+    }
+    rounds.push({
+      round,
+      seconds: seconds(roundBegun),
+      stages,
+      rm_gold_accuracy: stages.reward.eval_accuracy!,
+      gold_score: final.gold.policy_score,
+      gold_win_rate: final.gold.win_rate,
+      rm_win_rate: final.report.win_rate,
+      kl: final.report.kl,
+    });
+  }
+  const { report, gold } = final!;
   hooks.onDataset?.('eval_samples.jsonl', `${report.samples.map((x) => JSON.stringify(x)).join('\n')}\n`);
 
+  const last = rounds[rounds.length - 1]!;
   return {
     adapter: gpu.name,
     seed: s.seed,
-    stages,
-    rm_gold_accuracy: stages.reward.eval_accuracy!,
+    stages: { pretrain: pretrain.summary, sft: sftStage.summary },
+    rounds,
+    rm_gold_accuracy: last.rm_gold_accuracy,
     gold_score_sft: gold.baseline_score,
     gold_score_ppo: gold.policy_score,
     gold_win_rate: gold.win_rate,
@@ -441,6 +551,35 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
     kl: report.kl,
     samples: pickSamples(report.samples, 6),
   };
+}
+
+/**
+ * The over-optimisation curve's measurement: the current policy answers the
+ * held-out prompts (one seed each time, so measurements differ by the policy
+ * alone), scored by the reward model PPO optimises and by the gold labeler,
+ * which only watches.
+ */
+async function scoreCurvePrompts(
+  trainer: PpoTrainer,
+  prompts: readonly { text: string; ids: Int32Array }[],
+  tokenizer: BytesTokenizer,
+  seed: number,
+): Promise<Record<string, number>> {
+  const B = trainer.settings.batchSize;
+  let rm = 0;
+  let gold = 0;
+  for (let first = 0; first < prompts.length; first += B) {
+    // Full batches; the last repeats a prompt, counted once.
+    const batch = Array.from({ length: B }, (_, i) => prompts[Math.min(first + i, prompts.length - 1)]!);
+    const ids = batch.map((p) => p.ids);
+    const generation = await trainer.generate(ids, seed * 31337 + first);
+    const scores = await trainer.score(ids, generation.responses);
+    for (let i = 0; i < B && first + i < prompts.length; i++) {
+      rm += scores[i]!;
+      gold += goldJudge(batch[i]!.text, tokenizer.decode(generation.responses[i]!));
+    }
+  }
+  return { 'eval/rm_score': rm / prompts.length, 'eval/gold_score': gold / prompts.length };
 }
 
 /** One sample of each prompt kind first, then the rest in order, `n` in all. */

@@ -17,11 +17,12 @@ import { cli, tempDir } from './cli.ts';
 // gold score's noise (about 0.1) was as large as PPO's gain, and a change of
 // the kernels' rounding alone turned it to -0.15 -> -0.17.
 const REDUCED = {
+  rounds: 2,
   task: { corpusDialogues: 1500, sftExamples: 200, rankingPrompts: 320, ppoPrompts: 64, evalPrompts: 256 },
   pretrain: { steps: 400 },
   sft: { steps: 120 },
-  reward: { steps: 100 },
-  ppo: { steps: 30 },
+  reward: { steps: 80 },
+  ppo: { steps: 20, evalEvery: 5, evalPrompts: 32 },
 };
 
 it('runs every stage of the built-in task and every result points the right way', () => {
@@ -42,8 +43,8 @@ it('runs every stage of the built-in task and every result points the right way'
   const rankings = loadPreferenceRecords(data('rankings.jsonl'), 'rankings.jsonl');
   expect(rankings.length).toBeGreaterThan(50);
 
-  // Every stage's checkpoint and metrics; the reward model carries its head.
-  for (const stage of ['pretrain', 'sft', 'reward', 'ppo']) {
+  // Every stage's checkpoint and metrics: the last round's reward model and policy at the top, round 1's under round-1/.
+  for (const stage of ['pretrain', 'sft', 'reward', 'ppo', 'round-1/reward', 'round-1/ppo']) {
     expect(existsSync(join(out, stage, 'model.safetensors')), stage).toBe(true);
     expect(readFileSync(join(out, stage, 'metrics.jsonl'), 'utf8').trim().split('\n').length, stage).toBeGreaterThan(3);
   }
@@ -53,19 +54,61 @@ it('runs every stage of the built-in task and every result points the right way'
     pad_token_id: 255,
   });
 
+  // Each round ranks fresh prompts: round 1 SFT's samples, round 2 the round-1 policy's 4 and SFT's 2 per prompt;
+  // rankings.jsonl holds them all.
+  const round = (r: number) => loadPreferenceRecords(data(`rankings_round_${r}.jsonl`), `round ${r}`);
+  expect(round(1).length + round(2).length).toBe(rankings.length);
+  // (the task's prompts repeat: 160 draws hold about 17 distinct prompts; ties in the gold score are dropped)
+  expect(round(1).length).toBeGreaterThan(40);
+  expect(round(2).length).toBeGreaterThan(40);
+  expect(Math.max(...round(1).map((x) => x.ranking.length))).toBeLessThanOrEqual(4);
+  expect(Math.max(...round(2).map((x) => x.ranking.length))).toBeGreaterThan(4);
+
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-  expect(Object.keys(summary.stages)).toEqual(['pretrain', 'sft', 'rankings', 'reward', 'ppo', 'eval']);
-  for (const stage of Object.values(summary.stages) as { seconds: number }[]) expect(stage.seconds).toBeGreaterThan(0);
+  expect(Object.keys(summary.stages)).toEqual(['pretrain', 'sft']);
+  expect(summary.rounds.map((r: { round: number }) => r.round)).toEqual([1, 2]);
+  expect(summary.rounds[0].stages.rankings.responses).toBe(160 * 4);
+  expect(summary.rounds[1].stages.rankings.responses).toBe(160 * 6);
+  for (const r of summary.rounds) {
+    expect(Object.keys(r.stages)).toEqual(['rankings', 'reward', 'ppo', 'eval']);
+    for (const stage of Object.values(r.stages) as { seconds: number }[]) expect(stage.seconds).toBeGreaterThan(0);
+    expect(r.rm_gold_accuracy).toBeGreaterThan(0.5);
+    expect(r.kl).toBeGreaterThan(0);
+  }
   expect(summary.stages.sft.eval_loss).toBeLessThan(summary.stages.pretrain.eval_loss + 1);
-  expect(summary.rm_gold_accuracy).toBeGreaterThan(0.5);
+  expect(summary.rm_gold_accuracy).toBe(summary.rounds[1].rm_gold_accuracy);
+  expect(summary.gold_win_rate).toBe(summary.rounds[1].gold_win_rate);
   expect(summary.gold_win_rate).toBeGreaterThan(0.5);
   expect(summary.gold_score_ppo).toBeGreaterThan(summary.gold_score_sft);
-  expect(summary.stages.ppo.scores).toBeGreaterThan(summary.stages.ppo.first_scores);
+  expect(summary.rounds[0].stages.ppo.scores).toBeGreaterThan(summary.rounds[0].stages.ppo.first_scores);
   expect(summary.kl).toBeGreaterThan(0);
   expect(summary.samples.length).toBeGreaterThan(3);
 
+  // The over-optimisation curve: before PPO and every evalEvery steps, held-out prompts scored by the RM and the gold
+  // labeler with the KL to SFT. Round 1 starts at SFT (KL 0); round 2 from round 1's policy, already away from it.
+  const curve = (dir: string) =>
+    readFileSync(join(out, dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((r) => r['eval/gold_score'] !== undefined);
+  const [first, last] = [curve('round-1/ppo'), curve('ppo')];
+  expect(first[0]['objective/kl']).toBe(0);
+  expect(last[0]['objective/kl']).toBeGreaterThan(0);
+  for (const [r, points] of [[1, first], [2, last]] as const) {
+    expect(points.map((p) => p.step)).toEqual([0, 5, 10, 15, 20]);
+    for (const p of points) {
+      expect(p.round).toBe(r);
+      expect(Number.isFinite(p['eval/rm_score'])).toBe(true);
+      expect(p['eval/gold_score']).toBeGreaterThanOrEqual(-2);
+      expect(p['eval/gold_score']).toBeLessThanOrEqual(1);
+    }
+  }
+
   const report = readFileSync(join(out, 'report.html'), 'utf8');
   expect(report).toContain('Reward model: pairwise accuracy');
+  expect(report).toContain('Over-optimisation: held-out scores against KL to SFT');
+  expect(report).toContain('gold score, round 2');
   expect(report).toContain('uPlot');
   expect(r.stdout).toContain('PPO wins over SFT under the gold labeler');
 }, 600_000);

@@ -12,7 +12,6 @@ import { planBatch } from '../../model/activations.ts';
 import { BYTES_VOCAB, preset, validateConfig, type GPTConfig } from '../../model/config.ts';
 import {
   PIPELINE_PRESETS,
-  PIPELINE_STAGES,
   PipelineStopped,
   runPipeline,
   type PipelinePresetName,
@@ -22,7 +21,7 @@ import {
 } from '../../stages/pipeline.ts';
 import { number } from '../options.ts';
 import { Progress } from '../progress.ts';
-import { renderReport, resultRows, stageRows, type MetricsByStage } from '../report.ts';
+import { renderReport, resultRows, roundRows, stageRows, type MetricsByStage } from '../report.ts';
 import { appendMetrics, saveCheckpoint, writeFileAtomic } from '../run-dir.ts';
 import { formatTable } from '../text-table.ts';
 
@@ -33,12 +32,13 @@ const training = { steps: positiveInt, batchSize: positiveInt, lr: positive, war
 const settingsSchema = z
   .strictObject({
     seed: z.number().int().nonnegative(),
+    rounds: positiveInt,
     model: z.string().min(1),
     modelOverrides: z.strictObject({ nLayer: positiveInt, nHead: positiveInt, nEmbd: positiveInt, nPositions: positiveInt }).partial(),
     task: z.strictObject({ corpusDialogues: positiveInt, sftExamples: positiveInt, rankingPrompts: positiveInt, ppoPrompts: positiveInt, evalPrompts: positiveInt }).partial(),
     pretrain: z.strictObject({ ...training, seqLen: positiveInt }).partial(),
     sft: z.strictObject({ ...training, seqLen: positiveInt }).partial(),
-    rankings: z.strictObject({ samples: z.number().int().min(2), temperature: positive, maxNewTokens: positiveInt }).partial(),
+    rankings: z.strictObject({ samples: z.number().int().min(2), sftSamples: z.number().int().nonnegative(), temperature: positive, maxNewTokens: positiveInt }).partial(),
     reward: z.strictObject({ ...training, evalFraction: z.number().gt(0).lt(1) }).partial(),
     ppo: z
       .strictObject({
@@ -46,9 +46,13 @@ const settingsSchema = z
         responseLength: positiveInt,
         temperature: positive,
         klCoef: z.number().nonnegative(),
+        targetKl: positive.nullable(),
+        klHorizon: positive,
         ppoEpochs: positiveInt,
         miniBatches: positiveInt,
         missingEosPenalty: z.number().nullable(),
+        evalEvery: z.number().int().nonnegative(),
+        evalPrompts: z.number().int().nonnegative(),
       })
       .partial(),
     eval: z.strictObject({ temperature: z.number().nonnegative(), maxNewTokens: positiveInt, batchSize: positiveInt }).partial(),
@@ -96,15 +100,23 @@ export function checkPipelineSettings(s: PipelineSettings, source: string): GPTC
 
 const timestamp = () => new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 
-/** Stage names as directories; the rankings and the datasets go to data/. */
-const STAGE_DIRS: Partial<Record<PipelineStage, string>> = { pretrain: 'pretrain', sft: 'sft', reward: 'reward', ppo: 'ppo', eval: 'eval' };
+/**
+ * Where a stage's checkpoint and metrics go: pretrain/, sft/, and the last
+ * round's reward/ and ppo/ (the models a user continues from); earlier rounds'
+ * under round-N/. Rankings and datasets go to data/; evaluations only to the summary.
+ */
+function stageDir(stage: PipelineStage, round: number, rounds: number): string | null {
+  if (stage === 'rankings' || stage === 'eval') return null;
+  return round === 0 || round === rounds ? stage : join(`round-${round}`, stage);
+}
 
 export function registerPipeline(program: Command): void {
   const cmd = program
     .command('pipeline')
     .description(
-      'the whole RLHF run on the built-in task: pretrain → SFT → K samples per prompt ranked by the gold labeler → reward model → PPO → ' +
-        'PPO vs SFT under the reward model and the gold labeler; writes every stage, summary.json and report.html into --out',
+      'the whole RLHF run on the built-in task: pretrain → SFT → rounds of (K samples per fresh prompt from the current policy, ranked by the gold labeler → ' +
+        'the reward model refitted on every ranking so far → PPO) → the final policy vs SFT under the reward model and the gold labeler; ' +
+        'writes every stage, summary.json and report.html into --out',
     )
     .option('--out <dir>', 'run directory (default: runs/pipeline-<date>-<time>)')
     .addOption(new Option('--preset <name>', 'cpu: a tiny model, minutes on a CPU adapter; gpu: a larger model trained longer').choices(Object.keys(PIPELINE_PRESETS)).default('cpu'))
@@ -144,26 +156,32 @@ export function registerPipeline(program: Command): void {
         try {
           const summary = await runPipeline(gpu, settings, {
             onDataset: (name, contents) => writeFileAtomic(join(out, 'data', name), contents),
-            onStageStart: (stage, steps, report) => {
-              const dir = STAGE_DIRS[stage];
+            onStageStart: (stage, round, steps, report) => {
+              const dir = stageDir(stage, round, settings.rounds);
               if (dir) mkdirSync(join(out, dir), { recursive: true });
-              console.log(`\n== ${stage}`);
+              const name = round > 0 ? `${stage} (round ${round} of ${settings.rounds})` : stage;
+              console.log(`\n== ${name}`);
               for (const line of report) console.log(`${stage}: ${line}`);
-              progress = startProgress(stage, steps);
+              progress = startProgress(round > 0 ? `${stage} ${round}` : stage, steps);
             },
-            onStep: (_stage, step, m) =>
+            onStep: (_stage, _round, step, m) =>
               progress?.update(step, { loss: m.loss ?? m['objective/scores'], tokensPerSecond: m.tokens_per_second }),
-            onMetrics: (stage, record) => {
-              (metrics[stage] ??= []).push(record);
-              const dir = STAGE_DIRS[stage];
-              if (dir) appendMetrics(join(out, dir), { stage, ...record });
-              const shown = stage === 'ppo' ? { scores: record['objective/scores']!, kl: record['objective/kl']! } : { ...record, step: undefined, lr: undefined };
+            onMetrics: (stage, round, record) => {
+              (metrics[stage] ??= []).push({ ...record, round });
+              const dir = stageDir(stage, round, settings.rounds);
+              if (dir) appendMetrics(join(out, dir), { stage, ...(round > 0 ? { round } : {}), ...record });
+              const shown =
+                stage === 'ppo'
+                  ? record['eval/gold_score'] !== undefined
+                    ? { 'eval/rm_score': record['eval/rm_score']!, 'eval/gold_score': record['eval/gold_score']!, kl: record['objective/kl']! }
+                    : { scores: record['objective/scores']!, kl: record['objective/kl']!, beta: record['objective/kl_coef']! }
+                  : { ...record, step: undefined, lr: undefined };
               progress?.log(record.step, Object.fromEntries(Object.entries(shown).filter(([, v]) => v !== undefined)) as Record<string, number>);
             },
-            onStageEnd: (stage, stageSummary, weights) => {
+            onStageEnd: (stage, round, stageSummary, weights) => {
               progress?.stop();
               progress = null;
-              const dir = STAGE_DIRS[stage];
+              const dir = stageDir(stage, round, settings.rounds);
               if (weights && dir) saveCheckpoint(join(out, dir), { ...weights, tokenizer: 'bytes' }); // the built-in task's tokenizer
               const figures = Object.entries(stageSummary).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
               console.log(`${stage}: done; ${figures.join(', ')}`);
@@ -191,6 +209,8 @@ function printSummary(summary: PipelineSummary, out: string, seconds: number): v
   console.log(`\n== summary (${seconds.toFixed(0)} s in all, adapter ${summary.adapter})\n`);
   console.log(table([['stage', 'time', 'final'], ...stageRows(summary)]));
   console.log();
+  console.log(table(roundRows(summary)));
+  console.log();
   console.log(table(resultRows(summary)));
   console.log('\nheld-out samples (gold score in brackets):');
   for (const x of summary.samples) {
@@ -198,5 +218,6 @@ function printSummary(summary: PipelineSummary, out: string, seconds: number): v
     console.log(`    SFT: ${JSON.stringify(x.baseline)} (${x.baseline_gold?.toFixed(2)})`);
     console.log(`    PPO: ${JSON.stringify(x.policy)} (${x.policy_gold?.toFixed(2)})`);
   }
-  console.log(`\nwrote ${out}: data/ (every dataset), ${PIPELINE_STAGES.filter((s) => STAGE_DIRS[s]).join('/, ')}/, summary.json, report.html`);
+  const earlier = summary.rounds.length > 1 ? `, round-1/${summary.rounds.length > 2 ? ` … round-${summary.rounds.length - 1}/` : ''} (earlier rounds' reward/ and ppo/)` : '';
+  console.log(`\nwrote ${out}: data/ (every dataset), pretrain/, sft/, reward/ and ppo/ (the last round's)${earlier}, summary.json, report.html`);
 }
