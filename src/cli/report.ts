@@ -18,8 +18,9 @@ interface Series {
   key: string;
   label: string;
   color: string;
-  /** a second y axis, on the right */
+  /** a second y axis, on the right, with its label */
   scale?: string;
+  axisLabel?: string;
   dash?: number[];
 }
 
@@ -29,6 +30,8 @@ interface Chart {
   series: Series[];
   /** the x axis: a metric of the same records instead of the step */
   x?: { key: string; label: string };
+  /** the left axis's label */
+  y?: string;
 }
 
 /** Lines of later rounds: the same hue, darker. */
@@ -47,10 +50,12 @@ const CHARTS: Chart[] = [
   {
     title: 'Over-optimisation: held-out scores against KL to SFT',
     stage: 'ppo',
-    x: { key: 'objective/kl', label: 'KL (nats per response)' },
+    // KL measured on the same held-out responses as the scores: the step's batch KL is too noisy to order points by.
+    x: { key: 'eval/kl', label: 'KL to SFT on the held-out prompts (nats per response)' },
+    y: 'gold score',
     series: [
       { key: 'eval/gold_score', label: 'gold score', color: '#ff7f0e' },
-      { key: 'eval/rm_score', label: 'reward-model score (right axis)', color: '#1f77b4', scale: 'rm', dash: [6, 4] },
+      { key: 'eval/rm_score', label: 'reward-model score (right axis)', color: '#1f77b4', scale: 'rm', dash: [6, 4], axisLabel: 'reward-model score' },
     ],
   },
 ];
@@ -179,7 +184,7 @@ for (const c of charts) {
   new uPlot({
     title: c.title, width: 520, height: 260,
     scales: { x: { time: false } },
-    axes: [{ label: c.x ? c.x.label : 'step' }, {}, ...(right ? [{ scale: right.scale, side: 1, grid: { show: false } }] : [])],
+    axes: [{ label: c.x ? c.x.label : 'step' }, { scale: 'y', label: c.y }, ...(right ? [{ scale: right.scale, side: 1, label: right.axisLabel, grid: { show: false } }] : [])],
     series: [{ label: c.x ? c.x.label : 'step' }, ...c.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true, scale: s.scale, dash: s.dash, points: { show: !!c.x } }))],
   }, c.data, box);
 }

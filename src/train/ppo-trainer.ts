@@ -490,6 +490,49 @@ export class PpoTrainer {
     return this.reward.rewards(tokens, last);
   }
 
+  /**
+   * Each response's KL from the policy to the reference, in nats, summed over
+   * its tokens at the sampling temperature (as `objective/kl` measures a
+   * rollout's): the over-optimisation curve's x, measured on held-out prompts
+   * rather than the step's noisy batch. B prompt/response pairs; between steps only.
+   */
+  async klToReference(prompts: readonly Int32Array[], responses: readonly Int32Array[]): Promise<Float64Array> {
+    const s = this.settings;
+    const B = s.batchSize;
+    const T = this.T;
+    const Nm = (B / s.miniBatches) * T;
+    if (prompts.length !== B) throw new Error(`klToReference takes ${B} prompts, got ${prompts.length}`);
+    const { tokens } = this.pack(prompts, responses);
+    const targets = new Int32Array(B * T).fill(this.eosId);
+    targets.set(tokens.subarray(1));
+    const b = this.buf;
+    this.gpu.write(b.targets, targets);
+    const invTemp = 1 / (s.temperature + 1e-7);
+    const V = this.policy.config.vocabSize;
+    for (let chunk = 0; chunk < s.miniBatches; chunk++) {
+      const base = chunk * Nm;
+      for (const m of [this.policy, this.reference]) m.uploadTokens(tokens.subarray(base, base + Nm));
+      const rec = new Recorder(this.gpu);
+      for (let k = 0; k < this.policy.plan.microBatches; k++) {
+        this.policy.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
+          tokenLogprobs(r, b.logpOld, b.entropy, logits, b.targets, { R: rows, V, rowOffset: base + firstRow, invTemp }),
+        );
+        this.reference.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
+          tokenLogprobs(r, b.refLogp, b.refEntropy, logits, b.targets, { R: rows, V, rowOffset: base + firstRow, invTemp }),
+        );
+      }
+      rec.submit();
+    }
+    const policy = await this.gpu.readF32(b.logpOld, 0, B * T);
+    const reference = await this.gpu.readF32(b.refLogp, 0, B * T);
+    return Float64Array.from(prompts, (p, i) => {
+      let kl = 0;
+      // Position t predicts token t+1: the response's tokens are predicted from p.length-1 on.
+      for (let t = p.length - 1; t < p.length - 1 + responses[i]!.length; t++) kl += policy[i * T + t]! - reference[i * T + t]!;
+      return kl;
+    });
+  }
+
   async getPolicyParameters(): Promise<Map<string, Float32Array>> {
     return this.policy.getParameters();
   }

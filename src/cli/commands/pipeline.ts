@@ -53,6 +53,7 @@ const settingsSchema = z
         missingEosPenalty: z.number().nullable(),
         evalEvery: z.number().int().nonnegative(),
         evalPrompts: z.number().int().nonnegative(),
+        value: z.enum(['carry', 'restart']),
       })
       .partial(),
     eval: z.strictObject({ temperature: z.number().nonnegative(), maxNewTokens: positiveInt, batchSize: positiveInt }).partial(),
@@ -173,7 +174,7 @@ export function registerPipeline(program: Command): void {
               const shown =
                 stage === 'ppo'
                   ? record['eval/gold_score'] !== undefined
-                    ? { 'eval/rm_score': record['eval/rm_score']!, 'eval/gold_score': record['eval/gold_score']!, kl: record['objective/kl']! }
+                    ? { 'eval/rm_score': record['eval/rm_score']!, 'eval/gold_score': record['eval/gold_score']!, 'eval/kl': record['eval/kl']! }
                     : { scores: record['objective/scores']!, kl: record['objective/kl']!, beta: record['objective/kl_coef']! }
                   : { ...record, step: undefined, lr: undefined };
               progress?.log(record.step, Object.fromEntries(Object.entries(shown).filter(([, v]) => v !== undefined)) as Record<string, number>);
