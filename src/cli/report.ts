@@ -28,7 +28,7 @@ interface Chart {
   title: string;
   stage: PipelineStage;
   series: Series[];
-  /** the x axis: a metric of the same records instead of the step */
+  /** the x axis: a metric of the same records instead of the step (points, not lines: the metric need not grow with the step) */
   x?: { key: string; label: string };
   /** the left axis's label */
   y?: string;
@@ -54,8 +54,8 @@ const CHARTS: Chart[] = [
     x: { key: 'eval/kl', label: 'KL to SFT on the held-out prompts (nats per response)' },
     y: 'gold score',
     series: [
-      { key: 'eval/gold_score', label: 'gold score', color: '#ff7f0e' },
-      { key: 'eval/rm_score', label: 'reward-model score (right axis)', color: '#1f77b4', scale: 'rm', dash: [6, 4], axisLabel: 'reward-model score' },
+      { key: 'eval/gold_score', label: 'gold score (filled)', color: '#ff7f0e' },
+      { key: 'eval/rm_score', label: 'reward-model score (hollow, right axis)', color: '#1f77b4', scale: 'rm', dash: [6, 4], axisLabel: 'reward-model score' },
     ],
   },
 ];
@@ -184,8 +184,9 @@ for (const c of charts) {
   new uPlot({
     title: c.title, width: 520, height: 260,
     scales: { x: { time: false } },
-    axes: [{ label: c.x ? c.x.label : 'step' }, { scale: 'y', label: c.y }, ...(right ? [{ scale: right.scale, side: 1, label: right.axisLabel, grid: { show: false } }] : [])],
-    series: [{ label: c.x ? c.x.label : 'step' }, ...c.series.map((s) => ({ label: s.label, stroke: s.color, width: 2, spanGaps: true, scale: s.scale, dash: s.dash, points: { show: !!c.x } }))],
+    // uPlot takes a key set to undefined as given (a series or axis then loses its scale): only defined keys.
+    axes: [{ label: c.x ? c.x.label : 'step' }, c.y ? { scale: 'y', label: c.y } : { scale: 'y' }, ...(right ? [{ scale: right.scale, side: 1, label: right.axisLabel || '', grid: { show: false } }] : [])],
+    series: [{ label: c.x ? c.x.label : 'step' }, ...c.series.map((s) => Object.assign({ label: s.label, stroke: s.color, width: 2, spanGaps: true, scale: s.scale || 'y' }, s.dash ? { dash: s.dash } : {}, c.x ? { paths: () => null, points: { show: true, size: 7, fill: s.scale ? '#fff' : s.color } } : {}))],
   }, c.data, box);
 }
 </script>

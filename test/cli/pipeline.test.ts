@@ -112,7 +112,7 @@ it('runs every stage of the built-in task and every result points the right way'
   const report = readFileSync(join(out, 'report.html'), 'utf8');
   expect(report).toContain('Reward model: pairwise accuracy');
   expect(report).toContain('Over-optimisation: held-out scores against KL to SFT');
-  expect(report).toContain('gold score, round 2');
+  expect(report).toContain('gold score (filled), round 2');
   expect(report).toContain('uPlot');
   expect(r.stdout).toContain('PPO wins over SFT under the gold labeler');
 }, 600_000);
