@@ -199,6 +199,19 @@ function optimizer(lr: number, weightDecay = ADAMW_DEFAULTS.weightDecay): AdamWC
   return { ...ADAMW_DEFAULTS, lr, weightDecay };
 }
 
+/** The loop settings every supervised stage (pretrain, SFT, reward model) shares: cosine schedule, 50 log lines, 5 evaluations, weights kept in memory. */
+function supervisedLoop(t: TrainingSettings) {
+  return {
+    steps: t.steps,
+    optimizer: optimizer(t.lr),
+    schedule: 'cosine' as const,
+    warmup: t.warmup,
+    logEvery: Math.max(1, Math.floor(t.steps / 50)),
+    evalEvery: Math.max(1, Math.floor(t.steps / 5)),
+    saveEvery: 0,
+  };
+}
+
 export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: PipelineHooks = {}): Promise<PipelineSummary> {
   const tokenizer = new BytesTokenizer();
   const config: GPTConfig = { ...preset(s.model), ...s.modelOverrides, vocabSize: tokenizer.vocabSize };
@@ -235,13 +248,7 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
         batchSize: t.batchSize,
         gradAccum: 1,
         seqLen: t.seqLen,
-        steps: t.steps,
-        optimizer: optimizer(t.lr),
-        schedule: 'cosine',
-        warmup: t.warmup,
-        logEvery: Math.max(1, Math.floor(t.steps / 50)),
-        evalEvery: Math.max(1, Math.floor(t.steps / 5)),
-        saveEvery: 0,
+        ...supervisedLoop(t),
         batch: built.batch,
         evalBatches: built.evalBatches,
       },
@@ -381,13 +388,7 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
           ...start,
           batchSize: t.batchSize,
           seqLen: rewardSeqLen,
-          steps: t.steps,
-          optimizer: optimizer(t.lr),
-          schedule: 'cosine',
-          warmup: t.warmup,
-          logEvery: Math.max(1, Math.floor(t.steps / 50)),
-          evalEvery: Math.max(1, Math.floor(t.steps / 5)),
-          saveEvery: 0,
+          ...supervisedLoop(t),
           center: 0,
           seed: s.seed,
           data: built,

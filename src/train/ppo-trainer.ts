@@ -318,14 +318,7 @@ export class PpoTrainer {
       const tokens = rollout.tokens.subarray(base, base + Nm);
       for (const m of [this.policy, this.reference, this.value]) m.uploadTokens(tokens);
       const rec = new Recorder(this.gpu);
-      for (let k = 0; k < this.policy.plan.microBatches; k++) {
-        this.policy.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
-          tokenLogprobs(r, b.logpOld, b.entropy, logits, b.targets, { R: rows, V, rowOffset: base + firstRow, invTemp }),
-        );
-        this.reference.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
-          tokenLogprobs(r, b.refLogp, b.refEntropy, logits, b.targets, { R: rows, V, rowOffset: base + firstRow, invTemp }),
-        );
-      }
+      this.recordLogprobs(rec, base);
       for (let k = 0; k < this.value.plan.microBatches; k++) {
         this.value.recordTrunkForward(rec, k);
         valueForward(rec, b.valuesOld, this.value.finalHidden, this.valueHead.value, { R: rowsOf(this.value, k), C, rowOffset: base + microOffset(this.value, k) });
@@ -503,24 +496,13 @@ export class PpoTrainer {
     const Nm = (B / s.miniBatches) * T;
     if (prompts.length !== B) throw new Error(`klToReference takes ${B} prompts, got ${prompts.length}`);
     const { tokens } = this.pack(prompts, responses);
-    const targets = new Int32Array(B * T).fill(this.eosId);
-    targets.set(tokens.subarray(1));
     const b = this.buf;
-    this.gpu.write(b.targets, targets);
-    const invTemp = 1 / (s.temperature + 1e-7);
-    const V = this.policy.config.vocabSize;
+    this.gpu.write(b.targets, this.nextTokens(tokens));
     for (let chunk = 0; chunk < s.miniBatches; chunk++) {
       const base = chunk * Nm;
       for (const m of [this.policy, this.reference]) m.uploadTokens(tokens.subarray(base, base + Nm));
       const rec = new Recorder(this.gpu);
-      for (let k = 0; k < this.policy.plan.microBatches; k++) {
-        this.policy.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
-          tokenLogprobs(r, b.logpOld, b.entropy, logits, b.targets, { R: rows, V, rowOffset: base + firstRow, invTemp }),
-        );
-        this.reference.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
-          tokenLogprobs(r, b.refLogp, b.refEntropy, logits, b.targets, { R: rows, V, rowOffset: base + firstRow, invTemp }),
-        );
-      }
+      this.recordLogprobs(rec, base);
       rec.submit();
     }
     const policy = await this.gpu.readF32(b.logpOld, 0, B * T);
@@ -567,6 +549,32 @@ export class PpoTrainer {
     this.policy.destroy();
   }
 
+  /**
+   * Records the policy's and the reference's log-probabilities of b.targets
+   * (into logpOld/entropy and refLogp/refEntropy) for the minibatch of
+   * sequences whose tokens the models hold, starting at row `base`.
+   */
+  private recordLogprobs(rec: Recorder, base: number): void {
+    const b = this.buf;
+    const invTemp = 1 / (this.settings.temperature + 1e-7);
+    const V = this.policy.config.vocabSize;
+    for (let k = 0; k < this.policy.plan.microBatches; k++) {
+      this.policy.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
+        tokenLogprobs(r, b.logpOld, b.entropy, logits, b.targets, { R: rows, V, rowOffset: base + firstRow, invTemp }),
+      );
+      this.reference.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
+        tokenLogprobs(r, b.refLogp, b.refEntropy, logits, b.targets, { R: rows, V, rowOffset: base + firstRow, invTemp }),
+      );
+    }
+  }
+
+  /** Each position's next token (what position t predicts), EOS past the end. */
+  private nextTokens(tokens: Int32Array): Int32Array {
+    const targets = new Int32Array(tokens.length).fill(this.eosId);
+    targets.set(tokens.subarray(1));
+    return targets;
+  }
+
   /** Prompt + response rows padded with EOS, and each row's last real position. */
   private pack(prompts: readonly Int32Array[], responses: readonly Int32Array[]) {
     const T = this.T;
@@ -589,8 +597,7 @@ export class PpoTrainer {
     });
     const gen = await this.generate(prompts, s.seed * 1000003 + stepIndex);
     const { tokens, last } = this.pack(prompts, gen.responses);
-    const targets = new Int32Array(B * T).fill(this.eosId);
-    targets.set(tokens.subarray(1));
+    const targets = this.nextTokens(tokens);
     const span = new Uint32Array(2 * B);
     let n = 0;
     prompts.forEach((p, b) => {
