@@ -150,6 +150,7 @@ export function renderReport(summary: PipelineSummary, metrics: MetricsByStage, 
     `${x.policy} (${fmt(x.policy_gold, 2)})`,
   ]);
   const charts = CHARTS.map((c) => ({ ...c, ...chartData(c, metrics) }));
+  const [roundHeader, ...roundBody] = roundRows(summary);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
@@ -166,7 +167,7 @@ td { white-space: pre-wrap; }
 <h2>Result</h2>
 ${table(['', ''], resultRows(summary))}
 <h2>Rounds</h2>
-${table(roundRows(summary)[0]!, roundRows(summary).slice(1))}
+${table(roundHeader!, roundBody)}
 <h2>Stages</h2>
 ${table(['stage', 'time', 'final'], stageRows(summary))}
 <h2>Curves</h2>
