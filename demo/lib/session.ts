@@ -11,6 +11,7 @@ import {
   GPT,
   Generator,
   PPO_DEFAULTS,
+  ppoSettingsSchema,
   Profiler,
   RewardModel,
   buildPretrainData,
@@ -577,18 +578,8 @@ export class Session extends EventTarget {
       {
         gpu,
         models: { policy: { config, params: (resumed?.policy ?? start).params }, reference, value: resumed?.ppo.value, reward: rm },
-        settings: {
-          ...PPO_DEFAULTS,
-          batchSize: s.batchSize,
-          maxPromptLength: prompts.longest,
-          responseLength: s.responseLength,
-          temperature: s.temperature,
-          klCoef: s.klCoef,
-          ppoEpochs: s.ppoEpochs,
-          miniBatches: s.miniBatches,
-          missingEosPenalty: 1,
-          seed: s.seed,
-        },
+        // The stage's PPO settings over the defaults (the schema drops the page's own: steps, lr, cadence).
+        settings: { ...PPO_DEFAULTS, ...ppoSettingsSchema.partial().parse(s), maxPromptLength: prompts.longest },
         optimizer: { ...ADAMW_DEFAULTS, lr: s.lr, weightDecay: 0 },
         schedule: s.schedule,
         warmup: s.warmup,

@@ -2,7 +2,8 @@
  * What each stage of the page can be told, the presets, and the checking of
  * an edited config (unknown keys and wrong types are errors that say which).
  */
-import { PRESETS } from '../../src/index.ts';
+import { z } from 'zod';
+import { PIPELINE_PRESETS, PPO_DEFAULTS, PRESETS, ppoSettingsSchema, preset, type PipelineSettings } from '../../src/index.ts';
 
 export const STAGES = ['pretrain', 'sft', 'reward', 'ppo'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -14,47 +15,54 @@ export const STAGE_TITLES: Record<StageName, string> = {
   ppo: 'PPO',
 };
 
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+
 /** Shared by every stage: how long, how fast, and how often to look. */
-interface Common {
-  steps: number;
-  lr: number;
-  warmup: number;
-  schedule: 'constant' | 'cosine';
-  seed: number;
+const common = {
+  steps: positiveInt,
+  lr: z.number().positive(),
+  warmup: nonNegativeInt,
+  schedule: z.enum(['constant', 'cosine']),
+  seed: nonNegativeInt,
   /** time every dispatch of one step in this many (the Shader timings tab) */
-  profileEvery: number;
-}
+  profileEvery: positiveInt,
+};
 
-export interface LanguageModelSettings extends Common {
+const languageModelSchema = z.strictObject({
+  ...common,
   /** the model preset a fresh run starts from (when there is no current policy) */
-  model: string;
+  model: z.enum(Object.keys(PRESETS) as [string, ...string[]]),
   /** context length of a fresh model */
-  contextLength: number;
-  batchSize: number;
-  seqLen: number;
-  evalEvery: number;
+  contextLength: positiveInt,
+  batchSize: positiveInt,
+  seqLen: positiveInt,
+  evalEvery: positiveInt,
   /** sample responses (and save the run in the browser) every this many steps */
-  sampleEvery: number;
-}
+  sampleEvery: positiveInt,
+});
 
-export interface RewardSettings extends Common {
+const rewardSchema = z.strictObject({
+  ...common,
   /** responses per batch (a ranking of K takes K) */
-  batchSize: number;
+  batchSize: positiveInt,
   /** share of the ranked prompts held out for eval_accuracy */
-  evalFraction: number;
-  evalEvery: number;
-}
+  evalFraction: z.number().gt(0).lt(1),
+  evalEvery: positiveInt,
+});
 
-export interface PpoStageSettings extends Common {
-  /** prompts per PPO step */
-  batchSize: number;
-  responseLength: number;
-  temperature: number;
-  klCoef: number;
-  ppoEpochs: number;
-  miniBatches: number;
-  sampleEvery: number;
-}
+/** The PPO settings the page offers, as the core declares them; the others keep PPO_DEFAULTS. */
+const ppoSchema = ppoSettingsSchema
+  .pick({ batchSize: true, responseLength: true, temperature: true, klCoef: true, targetKl: true, klHorizon: true, ppoEpochs: true, miniBatches: true, missingEosPenalty: true })
+  .extend({ ...common, sampleEvery: positiveInt })
+  .strict();
+
+/** Every stage's settings: what an edited config is checked against. */
+const STAGE_SCHEMAS = { pretrain: languageModelSchema, sft: languageModelSchema, reward: rewardSchema, ppo: ppoSchema };
+
+export type LanguageModelSettings = z.infer<typeof languageModelSchema>;
+export type RewardSettings = z.infer<typeof rewardSchema>;
+export type PpoStageSettings = z.infer<typeof ppoSchema>;
 
 export interface StageSettings {
   pretrain: LanguageModelSettings;
@@ -105,8 +113,11 @@ const ppo = (o: Partial<PpoStageSettings>): PpoStageSettings => ({
   responseLength: 24,
   temperature: 1,
   klCoef: 0.05,
+  targetKl: null,
+  klHorizon: PPO_DEFAULTS.klHorizon,
   ppoEpochs: 2,
   miniBatches: 2,
+  missingEosPenalty: 1,
   lr: 3e-4,
   warmup: 0,
   schedule: 'constant',
@@ -116,7 +127,38 @@ const ppo = (o: Partial<PpoStageSettings>): PpoStageSettings => ({
   ...o,
 });
 
-/** `cpu` follows the CLI pipeline's CPU-sized run; `quick` is a few seconds of each stage. */
+/** How often the page looks at each stage of a pipeline preset: evaluations, samples, shader timings. */
+interface Cadence {
+  pretrain: Pick<LanguageModelSettings, 'evalEvery' | 'sampleEvery' | 'profileEvery'>;
+  sft: Pick<LanguageModelSettings, 'evalEvery' | 'sampleEvery' | 'profileEvery'>;
+  reward: Pick<RewardSettings, 'evalEvery' | 'profileEvery'>;
+  ppo: Pick<PpoStageSettings, 'sampleEvery' | 'profileEvery'>;
+}
+
+/**
+ * A pipeline preset (`webgpu-rlhf pipeline --preset …`) as the page's stages:
+ * the same model and training settings, one round at a time (the person
+ * ranks), with the page's own cadence of looking.
+ */
+function fromPipeline(p: PipelineSettings, look: Cadence): StageSettings {
+  const model = { model: p.model, contextLength: p.modelOverrides.nPositions ?? preset(p.model).nPositions, seed: p.seed };
+  return {
+    pretrain: lm({ ...model, ...p.pretrain, ...look.pretrain }),
+    sft: lm({ ...model, ...p.sft, ...look.sft }),
+    reward: reward({ seed: p.seed, ...p.reward, ...look.reward }),
+    ppo: ppo({
+      seed: p.seed,
+      // The section's PPO settings (the schema drops the pipeline's own: evaluation, value model) and its cadence.
+      ...ppoSettingsSchema.partial().parse(p.ppo),
+      steps: p.ppo.steps,
+      lr: p.ppo.lr,
+      warmup: p.ppo.warmup,
+      ...look.ppo,
+    }),
+  };
+}
+
+/** `quick` is a few seconds of each stage; `cpu` and `gpu` are the CLI pipeline's presets. */
 export const PRESETS_BY_STAGE: Record<PresetName, StageSettings> = {
   quick: {
     pretrain: lm({ steps: 30, batchSize: 4, seqLen: 32, evalEvery: 10, sampleEvery: 10 }),
@@ -124,24 +166,24 @@ export const PRESETS_BY_STAGE: Record<PresetName, StageSettings> = {
     reward: reward({ steps: 20, batchSize: 8 }),
     ppo: ppo({ steps: 6, batchSize: 4, responseLength: 16, miniBatches: 1, sampleEvery: 2 }),
   },
-  cpu: {
-    pretrain: lm({ steps: 300, batchSize: 16, seqLen: 64, lr: 3e-3, warmup: 20, evalEvery: 60, sampleEvery: 30, profileEvery: 10 }),
-    sft: lm({ steps: 60, batchSize: 16, seqLen: 64, lr: 1e-3, warmup: 5, evalEvery: 12, sampleEvery: 10, profileEvery: 10 }),
-    reward: reward({ steps: 120, batchSize: 16, lr: 1e-3, warmup: 10, evalEvery: 24, profileEvery: 10 }),
-    ppo: ppo({ steps: 40, batchSize: 16, responseLength: 32, ppoEpochs: 4, miniBatches: 2, sampleEvery: 5, profileEvery: 5 }),
-  },
-  gpu: {
-    pretrain: lm({ model: 'mid', contextLength: 128, steps: 1500, batchSize: 32, seqLen: 64, lr: 1e-3, warmup: 100, evalEvery: 100, sampleEvery: 100, profileEvery: 50 }),
-    sft: lm({ model: 'mid', contextLength: 128, steps: 200, batchSize: 32, seqLen: 64, lr: 3e-4, warmup: 10, evalEvery: 40, sampleEvery: 20, profileEvery: 20 }),
-    reward: reward({ steps: 400, batchSize: 32, lr: 3e-4, warmup: 20, evalEvery: 50, profileEvery: 20 }),
-    ppo: ppo({ steps: 150, batchSize: 32, responseLength: 32, lr: 1e-4, ppoEpochs: 4, miniBatches: 2, sampleEvery: 10, profileEvery: 10 }),
-  },
+  cpu: fromPipeline(PIPELINE_PRESETS.cpu, {
+    pretrain: { evalEvery: 100, sampleEvery: 100, profileEvery: 20 },
+    sft: { evalEvery: 50, sampleEvery: 25, profileEvery: 10 },
+    reward: { evalEvery: 40, profileEvery: 10 },
+    ppo: { sampleEvery: 5, profileEvery: 5 },
+  }),
+  gpu: fromPipeline(PIPELINE_PRESETS.gpu, {
+    pretrain: { evalEvery: 100, sampleEvery: 100, profileEvery: 50 },
+    sft: { evalEvery: 40, sampleEvery: 20, profileEvery: 20 },
+    reward: { evalEvery: 50, profileEvery: 20 },
+    ppo: { sampleEvery: 10, profileEvery: 10 },
+  }),
 };
 
 /**
- * An edited config as the stage's settings: JSON, the keys of the stage's
- * settings only, each of the right type. Errors name the key (and JSON's own
- * position when it does not parse).
+ * An edited config as the stage's settings: JSON, every key of the stage's
+ * settings and no other, each of the right type and range. Errors name the
+ * key (and JSON's own position when it does not parse).
  */
 export function parseSettings<S extends StageName>(stage: S, text: string): StageSettings[S] {
   let value: unknown;
@@ -151,20 +193,14 @@ export function parseSettings<S extends StageName>(stage: S, text: string): Stag
     throw new Error(`config: not valid JSON: ${(e as Error).message}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('config: expected a JSON object of settings');
-  const template = PRESETS_BY_STAGE.quick[stage] as unknown as Record<string, unknown>;
-  const result: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) {
-    if (!(key in template)) throw new Error(`config: unknown key "${key}" for ${stage} (known: ${Object.keys(template).join(', ')})`);
-    const expected = typeof template[key];
-    if (typeof v !== expected) throw new Error(`config: "${key}" must be a ${expected}, got ${JSON.stringify(v)}`);
-    if (expected === 'number' && (!Number.isFinite(v) || (v as number) < 0)) throw new Error(`config: "${key}" must be a non-negative number`);
-    result[key] = v;
+  const schema = STAGE_SCHEMAS[stage];
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') throw new Error(`config: unknown key "${issue.keys[0]}" for ${stage} (known: ${Object.keys(schema.shape).join(', ')})`);
+    const key = String(issue.path[0]);
+    if (!(key in (value as object))) throw new Error(`config: "${key}" is missing`);
+    throw new Error(`config: "${key}": ${issue.message}`);
   }
-  for (const key of Object.keys(template)) if (!(key in result)) throw new Error(`config: "${key}" is missing`);
-  for (const key of ['steps', 'batchSize', 'seqLen', 'contextLength', 'sampleEvery', 'profileEvery', 'responseLength', 'ppoEpochs', 'miniBatches']) {
-    if (key in result && (!Number.isInteger(result[key]) || (result[key] as number) < 1)) throw new Error(`config: "${key}" must be a positive integer`);
-  }
-  if ('schedule' in result && result.schedule !== 'constant' && result.schedule !== 'cosine') throw new Error('config: "schedule" must be "constant" or "cosine"');
-  if ('model' in result && !(String(result.model) in PRESETS)) throw new Error(`config: "model" must be one of ${Object.keys(PRESETS).join(', ')}`);
-  return result as unknown as StageSettings[S];
+  return parsed.data as StageSettings[S];
 }

@@ -96,6 +96,46 @@ export function addTrainingOptions(cmd: Command, defaults: { out: string; steps:
     .option('--resume', 'continue the run in --out from its last checkpoint', false);
 }
 
+/** A property of the JSON Schema zod writes for a settings object: what a flag needs to know. */
+interface SettingProperty {
+  type?: string | string[];
+  enum?: string[];
+  description?: string;
+  anyOf?: SettingProperty[];
+}
+
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/**
+ * Adds a flag for every setting of a core settings schema, named after its
+ * key, with the schema's description as help and `defaults`' value as
+ * default (null: none, e.g. no adaptive KL control). Numbers parse as
+ * numbers, enums offer their choices, booleans are switches; the schema
+ * checks the values when the command resolves them (resolveOptions).
+ */
+export function addSchemaOptions<S extends z.ZodObject>(cmd: Command, schema: S, defaults: z.infer<S>): Command {
+  const { properties } = z.toJSONSchema(schema, { unrepresentable: 'any' }) as { properties: Record<string, SettingProperty> };
+  for (const [key, property] of Object.entries(properties)) {
+    // A nullable setting is written as anyOf [setting, null], or as a list of types for a plain one.
+    const types = [property, ...(property.anyOf ?? [])].flatMap((p) => p.type ?? []);
+    const value = property.anyOf?.find((p) => p.type !== 'null') ?? property;
+    const nullable = types.includes('null');
+    const type = types.find((t) => t !== 'null');
+    const help = property.description ?? '';
+    const fallback = (defaults as Record<string, unknown>)[key];
+    let option: Option;
+    if (type === 'boolean') option = new Option(`--${kebab(key)}`, help);
+    else if (value.enum) option = new Option(`--${kebab(key)} <name>`, help).choices(value.enum);
+    else if (type === 'number' || type === 'integer') option = new Option(`--${kebab(key)} <${type === 'integer' ? 'n' : 'x'}>`, help).argParser(number);
+    else option = new Option(`--${kebab(key)} <value>`, help);
+    // An unset nullable setting is null (what the schema and the core expect), shown as "none" in the help.
+    if (fallback === null || (fallback === undefined && nullable)) option.default(null, 'none');
+    else if (fallback !== undefined) option.default(fallback);
+    cmd.addOption(option);
+  }
+  return cmd;
+}
+
 const camel = (key: string) => key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /**
@@ -126,7 +166,7 @@ export function resolveOptions<S extends z.ZodObject>(cmd: Command, schema: S): 
   const parsed = schema.safeParse(values);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const flag = `--${String(issue.path[0] ?? '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const flag = `--${kebab(String(issue.path[0] ?? ''))}`;
     throw new Error(`${flag}: ${issue.message}`);
   }
   return parsed.data;

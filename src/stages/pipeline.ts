@@ -12,6 +12,7 @@
  * Browser-safe: the caller gets every dataset, metric and checkpoint through
  * hooks and decides where they go (the CLI writes a run directory).
  */
+import { z } from 'zod';
 import type { Gpu } from '../gpu/gpu.ts';
 import { preset, type GPTConfig } from '../model/config.ts';
 import { initParameters } from '../model/params.ts';
@@ -19,11 +20,12 @@ import type { Weights } from '../model/weights.ts';
 import { loadPrompts } from '../data/formats.ts';
 import { epochPermutation } from '../data/permutation.ts';
 import { goldJudge, goldRankingRecord } from '../task/labeler.ts';
-import { makeTaskDatasets, parseTaskPrompt, type TaskSizes } from '../task/datasets.ts';
+import { makeTaskDatasets, parseTaskPrompt } from '../task/datasets.ts';
 import { BytesTokenizer } from '../tokenizer/bytes.ts';
 import { ADAMW_DEFAULTS, type AdamWConfig } from '../train/adamw.ts';
 import type { StepMetrics } from '../train/loop.ts';
-import { PPO_DEFAULTS, type PpoMetrics, type PpoSettings, type PpoTrainer } from '../train/ppo-trainer.ts';
+import type { PpoMetrics, PpoTrainer } from '../train/ppo-trainer.ts';
+import { PPO_DEFAULTS, ppoSettingsSchema } from '../train/ppo-settings.ts';
 import { comparePolicies, type ComparisonReport, type ComparisonSample } from './evaluate.ts';
 import { runLanguageModel } from './language-model.ts';
 import { runPpo, tokenizePrompts } from './ppo.ts';
@@ -38,46 +40,55 @@ export type PipelineStage = (typeof PIPELINE_STAGES)[number];
 export const ROUND_STAGES = ['rankings', 'reward', 'ppo', 'eval'] as const;
 export type RoundStage = (typeof ROUND_STAGES)[number];
 
-interface TrainingSettings {
-  steps: number;
-  batchSize: number;
-  lr: number;
-  warmup: number;
-}
+const positiveInt = z.number().int().positive();
+const positive = z.number().positive();
+const training = { steps: positiveInt, batchSize: positiveInt, lr: positive, warmup: z.number().int().nonnegative() };
+type TrainingSettings = z.infer<z.ZodObject<typeof training>>;
 
-export interface PipelineSettings {
-  seed: number;
+/**
+ * What a pipeline run is told, every setting declared once (PPO's come from
+ * ppoSettingsSchema). The presets are checked against it, and a --config
+ * file may override any part of a preset, nothing else.
+ */
+export const pipelineSettingsSchema = z.strictObject({
+  seed: z.number().int().nonnegative(),
   /** rounds of rankings → reward model → PPO; the ranking prompts are split evenly between them */
-  rounds: number;
+  rounds: positiveInt,
   /** a preset name, with overrides */
-  model: string;
-  modelOverrides: Partial<GPTConfig>;
-  task: TaskSizes;
-  pretrain: TrainingSettings & { seqLen: number };
-  sft: TrainingSettings & { seqLen: number };
+  model: z.string().min(1),
+  modelOverrides: z.strictObject({ nLayer: positiveInt, nHead: positiveInt, nEmbd: positiveInt, nPositions: positiveInt }).partial(),
+  task: z.strictObject({ corpusDialogues: positiveInt, sftExamples: positiveInt, rankingPrompts: positiveInt, ppoPrompts: positiveInt, evalPrompts: positiveInt }),
+  pretrain: z.strictObject({ ...training, seqLen: positiveInt }),
+  sft: z.strictObject({ ...training, seqLen: positiveInt }),
   /**
    * `samples` responses per ranking prompt from the round's starting policy
    * (SFT in round 1), and in later rounds `sftSamples` more from SFT, ranked together
    */
-  rankings: { samples: number; sftSamples: number; temperature: number; maxNewTokens: number };
+  rankings: z.strictObject({ samples: z.number().int().min(2), sftSamples: z.number().int().nonnegative(), temperature: positive, maxNewTokens: positiveInt }),
   /** each round's steps; batchSize counts responses; evalFraction of each round's ranked prompts is held out */
-  reward: TrainingSettings & { evalFraction: number };
+  reward: z.strictObject({ ...training, evalFraction: z.number().gt(0).lt(1) }),
   /**
    * each round's PPO; targetKl (null: a fixed klCoef) steers β by Ziegler et
    * al.'s controller, whose β carries from round to round; every evalEvery
    * steps the first evalPrompts held-out prompts are answered and scored by
-   * the reward model and the gold labeler (the over-optimisation curve)
+   * the reward model and the gold labeler (the over-optimisation curve).
+   * PPO settings not named here keep PPO_DEFAULTS.
    */
-  ppo: TrainingSettings &
-    Pick<PpoSettings, 'responseLength' | 'temperature' | 'klCoef' | 'targetKl' | 'klHorizon' | 'ppoEpochs' | 'miniBatches' | 'missingEosPenalty'> & {
-      evalEvery: number;
-      evalPrompts: number;
+  ppo: ppoSettingsSchema
+    .pick({ responseLength: true, temperature: true, klCoef: true, targetKl: true, klHorizon: true, ppoEpochs: true, miniBatches: true, missingEosPenalty: true })
+    .extend({
+      ...training,
+      evalEvery: z.number().int().nonnegative(),
+      evalPrompts: z.number().int().nonnegative(),
       /** after round 1: 'carry' the last round's value model on, or 'restart' it from the new reward model */
-      value: 'carry' | 'restart';
-    };
+      value: z.enum(['carry', 'restart']),
+    })
+    .strict(),
   /** both policies sample at `temperature` */
-  eval: { temperature: number; maxNewTokens: number; batchSize: number };
-}
+  eval: z.strictObject({ temperature: z.number().nonnegative(), maxNewTokens: positiveInt, batchSize: positiveInt }),
+});
+
+export type PipelineSettings = z.infer<typeof pipelineSettingsSchema>;
 
 /**
  * The default run, sized for a CPU adapter (lavapipe on two cores: a few
@@ -232,7 +243,7 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
   const languageModel = async (
     stage: 'pretrain' | 'sft',
     start: Weights,
-    t: TrainingSettings & { seqLen: number },
+    t: PipelineSettings['pretrain'],
     built: ReturnType<typeof buildPretrainData>,
   ): Promise<{ weights: Weights; summary: StageSummary }> => {
     const begun = performance.now();
@@ -434,17 +445,11 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
           gpu,
           models: { policy, reward: rm, reference: sft, ...(t.value === 'carry' && valueModel ? { value: valueModel } : {}) },
           settings: {
+            // The section's PPO settings over the defaults (the schema drops what the pipeline itself reads: steps, lr, evaluation).
             ...PPO_DEFAULTS,
-            batchSize: t.batchSize,
+            ...ppoSettingsSchema.partial().parse(t),
             maxPromptLength: ppoPrompts.longest,
-            responseLength: t.responseLength,
-            temperature: t.temperature,
             klCoef: beta,
-            targetKl: t.targetKl,
-            klHorizon: t.klHorizon,
-            ppoEpochs: t.ppoEpochs,
-            miniBatches: t.miniBatches,
-            missingEosPenalty: t.missingEosPenalty,
             // Round 1 keeps the seed a one-round run always had; later rounds draw other batches.
             seed: s.seed + (round - 1) * 7907,
           },

@@ -8,7 +8,8 @@ import type { Gpu } from '../gpu/gpu.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { AdamWConfig } from '../train/adamw.ts';
 import { scheduleOf } from '../train/loop.ts';
-import { PpoTrainer, type PpoModels, type PpoMetrics, type PpoSettings, type PpoTrainerState } from '../train/ppo-trainer.ts';
+import { PpoTrainer, type PpoModels, type PpoMetrics, type PpoTrainerState } from '../train/ppo-trainer.ts';
+import type { PpoSettings } from '../train/ppo-settings.ts';
 import { learningRate, type ScheduleName } from '../train/schedule.ts';
 
 export interface PpoPrompts {

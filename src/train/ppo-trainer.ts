@@ -21,72 +21,7 @@ import { ParamArena } from '../model/param-arena.ts';
 import { RewardModel } from '../model/reward-model.ts';
 import { headOf, type Weights } from '../model/weights.ts';
 import { AdamW, type AdamWConfig } from './adamw.ts';
-
-export interface PpoSettings {
-  /** prompts (rollouts) per PPO step */
-  batchSize: number;
-  /** longest prompt, in tokens; prompts + responseLength must fit the context */
-  maxPromptLength: number;
-  /** tokens generated at most per response */
-  responseLength: number;
-  temperature: number;
-  topK: number;
-  topP: number;
-  /** subtracted from the score of a response that did not end with EOS (null: none) */
-  missingEosPenalty: number | null;
-  /** scores clipped to ±this (null: no clipping) */
-  scoreClip: number | null;
-  /** per-token rewards whitened (unit variance, mean kept) before GAE, as TRL's whiten_rewards */
-  whitenRewards: boolean;
-  /** beta, the per-token KL penalty coefficient */
-  klCoef: number;
-  klEstimator: 'k1' | 'k3';
-  /** adaptive KL control (Ziegler et al.): the KL to steer towards (null: fixed beta) */
-  targetKl: number | null;
-  klHorizon: number;
-  gamma: number;
-  lam: number;
-  cliprange: number;
-  cliprangeValue: number;
-  vfCoef: number;
-  ppoEpochs: number;
-  /** minibatches each epoch splits the rollout batch into (a seeded order each epoch); batchSize must divide evenly */
-  miniBatches: number;
-  /** PPO-ptx (InstructGPT): the coefficient of a pretraining loss added to the policy's (0: off) */
-  ptxCoef: number;
-  seed: number;
-  /** ids at or above this are never sampled: the tokenizer's vocabulary, below a padded model vocabulary (default: every id) */
-  vocabLimit?: number;
-}
-
-/**
- * TRL's PPOConfig defaults, except responseLength (TRL: 53) and the
- * learning rate, which the CLI sets for small models.
- */
-export const PPO_DEFAULTS: PpoSettings = {
-  batchSize: 16,
-  maxPromptLength: 64,
-  responseLength: 32,
-  temperature: 0.7,
-  topK: 0,
-  topP: 1,
-  missingEosPenalty: null,
-  scoreClip: null,
-  whitenRewards: false,
-  klCoef: 0.05,
-  klEstimator: 'k1',
-  targetKl: null,
-  klHorizon: 10000,
-  gamma: 1,
-  lam: 0.95,
-  cliprange: 0.2,
-  cliprangeValue: 0.2,
-  vfCoef: 0.1,
-  ppoEpochs: 4,
-  miniBatches: 1,
-  ptxCoef: 0,
-  seed: 0,
-};
+import type { PpoSettings } from './ppo-settings.ts';
 
 /** One PPO step's metrics, with TRL's names. */
 export type PpoMetrics = Record<

@@ -12,7 +12,8 @@ import { preset } from '../../src/model/config.ts';
 import { Generator } from '../../src/model/generate.ts';
 import { GPT } from '../../src/model/gpt.ts';
 import { initParameters } from '../../src/model/params.ts';
-import { PPO_DEFAULTS, PpoTrainer } from '../../src/train/ppo-trainer.ts';
+import { PpoTrainer } from '../../src/train/ppo-trainer.ts';
+import { PPO_DEFAULTS } from '../../src/train/ppo-settings.ts';
 import { RewardModel } from '../../src/model/reward-model.ts';
 import { testGpu } from '../helpers.ts';
 

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gpu } from '../../src/gpu/gpu.ts';
 import { preset } from '../../src/model/config.ts';
 import { initParameters } from '../../src/model/params.ts';
-import { PPO_DEFAULTS, PpoTrainer, type PpoMetrics } from '../../src/train/ppo-trainer.ts';
+import { PpoTrainer, type PpoMetrics } from '../../src/train/ppo-trainer.ts';
+import { PPO_DEFAULTS } from '../../src/train/ppo-settings.ts';
 import { RewardModel } from '../../src/model/reward-model.ts';
 import { testGpu } from '../helpers.ts';
 

@@ -12,6 +12,7 @@ import { planBatch } from '../../model/activations.ts';
 import { BYTES_VOCAB, preset, validateConfig, type GPTConfig } from '../../model/config.ts';
 import {
   PIPELINE_PRESETS,
+  pipelineSettingsSchema,
   PipelineStopped,
   runPipeline,
   type PipelinePresetName,
@@ -25,44 +26,18 @@ import { renderReport, resultRows, roundRows, stageRows, type MetricsByStage } f
 import { appendMetrics, saveCheckpoint, writeFileAtomic } from '../run-dir.ts';
 import { formatTable } from '../text-table.ts';
 
-const positiveInt = z.number().int().positive();
-const positive = z.number().positive();
-const training = { steps: positiveInt, batchSize: positiveInt, lr: positive, warmup: z.number().int().nonnegative() };
-/** What --config may override: any part of the preset's settings, nothing else. */
-const settingsSchema = z
-  .strictObject({
-    seed: z.number().int().nonnegative(),
-    rounds: positiveInt,
-    model: z.string().min(1),
-    modelOverrides: z.strictObject({ nLayer: positiveInt, nHead: positiveInt, nEmbd: positiveInt, nPositions: positiveInt }).partial(),
-    task: z.strictObject({ corpusDialogues: positiveInt, sftExamples: positiveInt, rankingPrompts: positiveInt, ppoPrompts: positiveInt, evalPrompts: positiveInt }).partial(),
-    pretrain: z.strictObject({ ...training, seqLen: positiveInt }).partial(),
-    sft: z.strictObject({ ...training, seqLen: positiveInt }).partial(),
-    rankings: z.strictObject({ samples: z.number().int().min(2), sftSamples: z.number().int().nonnegative(), temperature: positive, maxNewTokens: positiveInt }).partial(),
-    reward: z.strictObject({ ...training, evalFraction: z.number().gt(0).lt(1) }).partial(),
-    ppo: z
-      .strictObject({
-        ...training,
-        responseLength: positiveInt,
-        temperature: positive,
-        klCoef: z.number().nonnegative(),
-        targetKl: positive.nullable(),
-        klHorizon: positive,
-        ppoEpochs: positiveInt,
-        miniBatches: positiveInt,
-        missingEosPenalty: z.number().nullable(),
-        evalEvery: z.number().int().nonnegative(),
-        evalPrompts: z.number().int().nonnegative(),
-        value: z.enum(['carry', 'restart']),
-      })
-      .partial(),
-    eval: z.strictObject({ temperature: z.number().nonnegative(), maxNewTokens: positiveInt, batchSize: positiveInt }).partial(),
-  })
+/** What --config may override: any part of the preset's settings, section by section, nothing else. */
+const overridesSchema = z
+  .strictObject(
+    Object.fromEntries(
+      Object.entries(pipelineSettingsSchema.shape).map(([key, setting]) => [key, setting instanceof z.ZodObject ? setting.partial() : setting]),
+    ) as Record<string, z.ZodType>,
+  )
   .partial();
 
 /** The preset with a --config file's settings over it, section by section. */
 export function pipelineSettings(presetName: PipelinePresetName, overrides: unknown, source: string): PipelineSettings {
-  const parsed = settingsSchema.safeParse(overrides);
+  const parsed = overridesSchema.safeParse(overrides);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new Error(`${source}: ${issue.path.join('.') || '(top level)'}: ${issue.message}`);

@@ -9,11 +9,11 @@ import { planBatch } from '../../model/activations.ts';
 import type { GPTConfig } from '../../model/config.ts';
 import type { Batch } from '../../model/gpt.ts';
 import { withCommandRun } from '../command-run.ts';
-import { PPO_DEFAULTS } from '../../train/ppo-trainer.ts';
+import { PPO_DEFAULTS, ppoSettingsSchema } from '../../train/ppo-settings.ts';
 import { headFrom } from '../../io/checkpoint.ts';
 import type { Weights } from '../../model/weights.ts';
 import { runPpo, tokenizePrompts } from '../../stages/ppo.ts';
-import { addOptimizerOptions, number, optimizerConfig, optimizerOptionsShape, resolveOptions } from '../options.ts';
+import { addOptimizerOptions, addSchemaOptions, number, optimizerConfig, optimizerOptionsShape, resolveOptions } from '../options.ts';
 import { resolveTokenizer, resumedTokenizer } from '../tokenizer-choice.ts';
 import { checkResume } from '../training-run.ts';
 import {
@@ -32,6 +32,8 @@ import {
 } from '../run-dir.ts';
 
 const positiveInt = z.number().int().positive();
+/** The PPO settings a command line sets: all of the core's but the two the command derives (from its prompts and its tokenizer). */
+const commandPpoSettings = ppoSettingsSchema.omit({ maxPromptLength: true, vocabLimit: true });
 const schema = z.strictObject({
   init: z.string().min(1),
   rewardModel: z.string().min(1),
@@ -39,38 +41,17 @@ const schema = z.strictObject({
   out: z.string().min(1),
   tokenizer: z.enum(['bytes', 'gpt2']).optional(),
   steps: positiveInt,
-  batchSize: positiveInt,
-  responseLength: positiveInt,
   maxPromptLength: positiveInt.optional(),
-  temperature: z.number().positive(),
-  topK: z.number().int().nonnegative(),
-  topP: z.number().gt(0).max(1),
-  klCoef: z.number().nonnegative(),
-  klEstimator: z.enum(['k1', 'k3']),
-  targetKl: z.number().positive().optional(),
-  klHorizon: positiveInt,
-  gamma: z.number().min(0).max(1),
-  lam: z.number().min(0).max(1),
-  cliprange: z.number().positive(),
-  cliprangeValue: z.number().positive(),
-  vfCoef: z.number().positive(),
-  ppoEpochs: positiveInt,
-  miniBatches: positiveInt,
-  ptxCoef: z.number().nonnegative(),
+  ...commandPpoSettings.shape,
   ptxData: z.string().min(1).optional(),
   ptxBatchSize: positiveInt.optional(),
-  missingEosPenalty: z.number().optional(),
-  scoreClip: z.number().positive().optional(),
-  whitenRewards: z.boolean(),
   ...optimizerOptionsShape,
-  seed: z.number().int().nonnegative(),
   logEvery: positiveInt,
   saveEvery: z.number().int().nonnegative(),
   resume: z.boolean(),
 });
 
 export function registerPpo(program: Command): void {
-  const d = PPO_DEFAULTS;
   const cmd = program
     .command('ppo')
     .description('PPO of an SFT policy against a reward model, on JSONL prompts {"prompt": …} (defaults follow TRL\'s PPOConfig)')
@@ -81,30 +62,10 @@ export function registerPpo(program: Command): void {
     .option('--out <dir>', 'run directory for the policy (value model in <out>/value)', 'runs/ppo')
     .addOption(new Option('--tokenizer <name>', 'tokenizer (default: the one the SFT run and the reward model record; for a folder without a record, a guess from its vocabulary)').choices(['bytes', 'gpt2']))
     .option('--steps <n>', 'PPO steps (rollout batches)', number, 100)
-    .option('--batch-size <n>', 'prompts per PPO step', number, d.batchSize)
-    .option('--response-length <n>', 'tokens generated at most per response (TRL: 53)', number, d.responseLength)
-    .option('--max-prompt-length <n>', 'longer prompts are skipped (default: the longest that fits the context)', number)
-    .option('--temperature <x>', 'sampling temperature of rollouts', number, d.temperature)
-    .option('--top-k <n>', 'sample from the k most likely tokens (0 = all)', number, d.topK)
-    .option('--top-p <x>', 'nucleus sampling mass (1 = all)', number, d.topP)
-    .option('--kl-coef <x>', 'beta: per-token KL penalty to the reference', number, d.klCoef)
-    .addOption(new Option('--kl-estimator <name>', 'k1 = log p/p_ref, k3 = unbiased, lower variance').choices(['k1', 'k3']).default(d.klEstimator))
-    .option('--target-kl <x>', 'adaptive KL control: steer beta towards this KL per response', number)
-    .option('--kl-horizon <n>', 'adaptive KL control horizon', number, d.klHorizon)
-    .option('--gamma <x>', 'discount', number, d.gamma)
-    .option('--lam <x>', 'GAE lambda', number, d.lam)
-    .option('--cliprange <x>', 'policy ratio clip', number, d.cliprange)
-    .option('--cliprange-value <x>', 'value clip', number, d.cliprangeValue)
-    .option('--vf-coef <x>', 'value loss coefficient', number, d.vfCoef)
-    .option('--ppo-epochs <n>', 'optimisation epochs over each rollout batch', number, d.ppoEpochs)
-    .option('--mini-batches <n>', 'minibatches per epoch (an optimizer step each); must divide --batch-size', number, d.miniBatches)
-    .option('--ptx-coef <x>', 'PPO-ptx (InstructGPT): weight of a pretraining loss on --ptx-data (0 = off)', number, 0)
-    .option('--ptx-data <file>', 'plain text for the PPO-ptx pretraining loss')
+    .option('--max-prompt-length <n>', 'longer prompts are skipped (default: the longest that fits the context)', number);
+  addSchemaOptions(cmd, commandPpoSettings, PPO_DEFAULTS)
+    .option('--ptx-data <file>', 'plain text for the PPO-ptx pretraining loss (--ptx-coef)')
     .option('--ptx-batch-size <n>', 'sequences of --ptx-data per PPO step (default: --batch-size)', number)
-    .option('--missing-eos-penalty <x>', 'subtracted from the score of a response that never ends', number)
-    .option('--score-clip <x>', 'clip scores to ±x', number)
-    .option('--whiten-rewards', 'whiten per-token rewards before GAE (unit variance, mean kept)', false)
-    .option('--seed <n>', 'seed of prompt order and sampling', number, 0)
     .option('--log-every <n>', 'log metrics every n PPO steps', number, 1)
     .option('--save-every <n>', 'checkpoint every n steps (0 = at the end only)', number, 0)
     .option('--resume', 'continue the run in --out from its last checkpoint (policy, value model, optimizer, KL coefficient), as if never stopped', false);
@@ -204,32 +165,9 @@ export function registerPpo(program: Command): void {
               ptxBatch,
               ptxBatchSize: o.ptxBatchSize ?? o.batchSize,
             },
-            settings: {
-              batchSize: o.batchSize,
-              maxPromptLength: data.longest,
-              responseLength: o.responseLength,
-              temperature: o.temperature,
-              topK: o.topK,
-              topP: o.topP,
-              missingEosPenalty: o.missingEosPenalty ?? null,
-              scoreClip: o.scoreClip ?? null,
-              whitenRewards: o.whitenRewards,
-              klCoef: o.klCoef,
-              klEstimator: o.klEstimator,
-              targetKl: o.targetKl ?? null,
-              klHorizon: o.klHorizon,
-              gamma: o.gamma,
-              lam: o.lam,
-              cliprange: o.cliprange,
-              cliprangeValue: o.cliprangeValue,
-              vfCoef: o.vfCoef,
-              ppoEpochs: o.ppoEpochs,
-              miniBatches: o.miniBatches,
-              ptxCoef: o.ptxCoef,
-              seed: o.seed,
-              // A padded vocabulary's ids beyond the tokenizer's are never sampled.
-              vocabLimit: tokenizer.vocabSize,
-            },
+            // The schema keeps the PPO settings of the command's options and drops the rest.
+            // A padded vocabulary's ids beyond the tokenizer's are never sampled.
+            settings: ppoSettingsSchema.parse({ ...o, maxPromptLength: data.longest, vocabLimit: tokenizer.vocabSize }),
             optimizer: optimizerConfig(o),
             schedule: o.lrSchedule,
             warmup: o.warmup,
