@@ -591,8 +591,8 @@ export class Session extends EventTarget {
         start: resumed ? { step: resumed.step, state: { optimizer: resumed.optimizer, beta: resumed.ppo.beta } } : undefined,
       },
       {
-        onStep: (step) => hooks.stepDone(step),
-        onLog: (step, m) => this.record('ppo', { step, ...m }),
+        onStep: (m) => hooks.stepDone(m.step),
+        onLog: (m) => this.record('ppo', m),
         save: async (step, trainer) => {
           const state = await trainer.getState();
           this.run.policy = { config, params: await trainer.getPolicyParameters() };

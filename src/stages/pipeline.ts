@@ -465,13 +465,13 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
           initialKl: policyKl,
         },
         {
-          onStep: (step, m) => {
-            if (step === 1) firstScore = m['objective/scores'];
-            hooks.onStep?.('ppo', round, step, m);
+          onStep: (m) => {
+            if (m.step === 1) firstScore = m['objective/scores'];
+            hooks.onStep?.('ppo', round, m.step, m);
           },
-          onLog: (step, m) => {
+          onLog: (m) => {
             lastMetrics = m;
-            hooks.onMetrics?.('ppo', round, { step, ...m });
+            hooks.onMetrics?.('ppo', round, m);
           },
           evaluate: (trainer) => scoreCurvePrompts(trainer, curvePrompts, tokenizer, s.seed),
           onEval: (step, m) => hooks.onMetrics?.('ppo', round, { step, ...m }),

@@ -7,10 +7,10 @@ import { epochPermutation } from '../data/sft.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { AdamWConfig } from '../train/adamw.ts';
-import { scheduleOf } from '../train/loop.ts';
+import { scheduleOf, trainLoop, type StepMetrics, type Trainer } from '../train/loop.ts';
 import { PpoTrainer, type PpoModels, type PpoMetrics, type PpoTrainerState } from '../train/ppo-trainer.ts';
 import type { PpoSettings } from '../train/ppo-settings.ts';
-import { learningRate, type ScheduleName } from '../train/schedule.ts';
+import type { ScheduleName } from '../train/schedule.ts';
 
 export interface PpoPrompts {
   prompts: Int32Array[];
@@ -66,9 +66,16 @@ export interface PpoRun {
   start?: { step: number; state: PpoTrainerState };
 }
 
+/** One PPO step's metrics (TRL's names) with its step, 1-based, and learning rate. */
+export type PpoStepMetrics = PpoMetrics & { step: number; lr: number };
+
+/**
+ * The training loop's hooks (TrainLoopHooks), with PPO's metrics; evaluate
+ * and save get the trainer, whose policy and value model they read.
+ */
 export interface PpoHooks {
-  onStep?(step: number, m: PpoMetrics & { lr: number }): void;
-  onLog?(step: number, m: PpoMetrics & { lr: number }): void;
+  onStep?(m: PpoStepMetrics): void;
+  onLog?(m: PpoStepMetrics): void;
   save?(step: number, trainer: PpoTrainer): Promise<void>;
   /** measures the current policy (e.g. held-out prompts scored by the reward model), every evalEvery steps */
   evaluate?(trainer: PpoTrainer): Promise<Record<string, number>>;
@@ -77,35 +84,47 @@ export interface PpoHooks {
   shouldStop?(): boolean;
 }
 
+/** PPO steps through the one training loop (trainLoop), each step a batch of prompts. */
 export async function runPpo(run: PpoRun, hooks: PpoHooks = {}): Promise<{ step: number; stopped: boolean; last: PpoMetrics | null }> {
   if (run.prompts.length === 0) throw new Error('no prompts to train on');
-  const trainer = new PpoTrainer(run.gpu, run.models, run.settings, run.optimizer, run.eosId);
-  let last: PpoMetrics | null = null;
+  const s = run.settings;
+  const trainer = new PpoTrainer(run.gpu, run.models, s, run.optimizer, run.eosId);
   const first = run.start?.step ?? 0;
-  let step = first;
-  const evalEvery = hooks.evaluate ? (run.evalEvery ?? 0) : 0;
-  const evaluate = async (kl: number) => hooks.onEval?.(step, { ...(await hooks.evaluate!(trainer)), 'objective/kl': kl });
-  try {
-    if (run.start) trainer.setState(run.start.state);
-    if (evalEvery > 0 && step === 0) await evaluate(run.initialKl ?? 0);
-    for (; step < run.steps; ) {
-      if (hooks.shouldStop?.()) break;
-      const lr = learningRate(scheduleOf(run), step);
-      const m = await trainer.step(promptBatch(run.prompts, run.settings.batchSize, step, run.settings.seed), step, lr);
-      step++;
+  let last: PpoMetrics | null = null;
+  // An evaluation carries the KL of the step before it (initialKl before the first step).
+  let kl = run.initialKl ?? 0;
+  const evaluate = hooks.evaluate && (run.evalEvery ?? 0) > 0 ? async () => ({ ...(await hooks.evaluate!(trainer)), 'objective/kl': kl }) : undefined;
+  const steps: Trainer = {
+    tokensPerStep: s.batchSize * (s.maxPromptLength + s.responseLength),
+    stepsDone: first,
+    step: async (step, lr) => {
+      const m = await trainer.step(promptBatch(run.prompts, s.batchSize, step, s.seed), step, lr);
+      // Any PPO figure, not only the loss: a reward model scoring NaN would otherwise train on silently.
       for (const [k, v] of Object.entries(m)) {
-        if (!Number.isFinite(v)) throw new Error(`PPO step ${step}: ${k} became ${v}; stopped without saving. Try a lower learning rate.`);
+        if (!Number.isFinite(v)) throw new Error(`PPO step ${step + 1}: ${k} became ${v}; stopped without saving. Try a lower learning rate.`);
       }
       last = m;
-      const metrics = { ...m, lr };
-      hooks.onStep?.(step, metrics);
-      if (step % run.logEvery === 0 || step === run.steps) hooks.onLog?.(step, metrics);
-      if (evalEvery > 0 && (step % evalEvery === 0 || step === run.steps)) await evaluate(m['objective/kl']);
-      if (hooks.save && ((run.saveEvery > 0 && step % run.saveEvery === 0) || step === run.steps)) await hooks.save(step, trainer);
-    }
-    const stopped = step < run.steps;
-    if (stopped && step > first && hooks.save) await hooks.save(step, trainer);
-    return { step, stopped, last };
+      kl = m['objective/kl'];
+      return { loss: m['loss/policy_avg'], gradNorm: m.grad_norm, metrics: m };
+    },
+  };
+  // The loop's own additions (loss, tokens_per_second) are not PPO metrics: TRL's names and the step's lr only.
+  const ppoMetrics = ({ loss: _loss, tokens_per_second: _speed, ...m }: StepMetrics) => m as PpoStepMetrics;
+  try {
+    if (run.start) trainer.setState(run.start.state);
+    if (evaluate && first === 0) hooks.onEval?.(0, await evaluate());
+    const config = { steps: run.steps, logEvery: run.logEvery, evalEvery: run.evalEvery ?? 0, saveEvery: run.saveEvery, schedule: scheduleOf(run) };
+    const save = hooks.save ? (step: number) => hooks.save!(step, trainer) : undefined;
+    const result = await trainLoop(steps, config, {
+      onStep: hooks.onStep && ((m) => hooks.onStep!(ppoMetrics(m))),
+      onLog: hooks.onLog && ((m) => hooks.onLog!(ppoMetrics(m))),
+      evaluate,
+      onEval: hooks.onEval,
+      save,
+      shouldStop: hooks.shouldStop,
+    });
+    if (result.stopped && result.step > first && save) await save(result.step);
+    return { step: result.step, stopped: result.stopped, last };
   } finally {
     trainer.destroy();
   }

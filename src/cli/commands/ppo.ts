@@ -179,10 +179,10 @@ export function registerPpo(program: Command): void {
             start: resume && resumed ? { step: resume.trainer.step, state: { optimizer: resume.optimizer, beta: resumed.klCoef } } : undefined,
           },
           {
-            onStep: (step, m) => progress.update(step, { loss: m['objective/scores'] }),
-            onLog: (step, m) => {
-              appendMetrics(o.out, { stage: 'ppo', step, ...m });
-              progress.log(step, { scores: m['objective/scores'], kl: m['objective/kl'], 'loss/policy': m['loss/policy_avg'], 'loss/value': m['loss/value_avg'] });
+            onStep: (m) => progress.update(m.step, { loss: m['objective/scores'] }),
+            onLog: (m) => {
+              appendMetrics(o.out, { stage: 'ppo', ...m });
+              progress.log(m.step, { scores: m['objective/scores'], kl: m['objective/kl'], 'loss/policy': m['loss/policy_avg'], 'loss/value': m['loss/value_avg'] });
             },
             save: async (step, trainer) => {
               // Policy, value model, moments and KL coefficient in one transaction: a crash leaves one step's set.
