@@ -70,6 +70,7 @@ export { runPpo, tokenizePrompts, promptBatch, type PpoRun, type PpoHooks, type 
 export { comparePolicies, type ComparisonReport, type ComparisonSample } from './stages/evaluate.ts';
 export { PpoTrainer, type PpoMetrics, type PpoModels, type PpoTrainerState } from './train/ppo-trainer.ts';
 export { PPO_DEFAULTS, ppoSettingsSchema, type PpoSettings } from './train/ppo-settings.ts';
+export { TRAINING_DEFAULTS, trainingSettingsSchema, type TrainingSettings } from './train/training-settings.ts';
 export { RewardModel } from './model/reward-model.ts';
 export type { DataInput } from './stages/language-model.ts';
 export type { TrainLoopResult, SaveCheckpoint } from './train/loop.ts';

@@ -3,7 +3,7 @@
  * an edited config (unknown keys and wrong types are errors that say which).
  */
 import { z } from 'zod';
-import { PIPELINE_PRESETS, PPO_DEFAULTS, PRESETS, ppoSettingsSchema, preset, type PipelineSettings } from '../../src/index.ts';
+import { PIPELINE_PRESETS, PPO_DEFAULTS, PRESETS, ppoSettingsSchema, preset, trainingSettingsSchema, type PipelineSettings } from '../../src/index.ts';
 
 export const STAGES = ['pretrain', 'sft', 'reward', 'ppo'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -16,15 +16,16 @@ export const STAGE_TITLES: Record<StageName, string> = {
 };
 
 const positiveInt = z.number().int().positive();
-const nonNegativeInt = z.number().int().nonnegative();
+/** The training settings the page offers, as the core declares them; the others keep TRAINING_DEFAULTS. */
+const training = trainingSettingsSchema.pick({ steps: true, lr: true, warmup: true, seed: true, batchSize: true, seqLen: true, evalEvery: true }).shape;
 
 /** Shared by every stage: how long, how fast, and how often to look. */
 const common = {
-  steps: positiveInt,
-  lr: z.number().positive(),
-  warmup: nonNegativeInt,
-  schedule: z.enum(['constant', 'cosine']),
-  seed: nonNegativeInt,
+  steps: training.steps,
+  lr: training.lr,
+  warmup: training.warmup,
+  schedule: trainingSettingsSchema.shape.lrSchedule,
+  seed: training.seed,
   /** time every dispatch of one step in this many (the Shader timings tab) */
   profileEvery: positiveInt,
 };
@@ -35,9 +36,9 @@ const languageModelSchema = z.strictObject({
   model: z.enum(Object.keys(PRESETS) as [string, ...string[]]),
   /** context length of a fresh model */
   contextLength: positiveInt,
-  batchSize: positiveInt,
-  seqLen: positiveInt,
-  evalEvery: positiveInt,
+  batchSize: training.batchSize,
+  seqLen: training.seqLen,
+  evalEvery: training.evalEvery,
   /** sample responses (and save the run in the browser) every this many steps */
   sampleEvery: positiveInt,
 });
@@ -45,10 +46,10 @@ const languageModelSchema = z.strictObject({
 const rewardSchema = z.strictObject({
   ...common,
   /** responses per batch (a ranking of K takes K) */
-  batchSize: positiveInt,
+  batchSize: training.batchSize,
   /** share of the ranked prompts held out for eval_accuracy */
   evalFraction: z.number().gt(0).lt(1),
-  evalEvery: positiveInt,
+  evalEvery: training.evalEvery,
 });
 
 /** The PPO settings the page offers, as the core declares them; the others keep PPO_DEFAULTS. */

@@ -7,42 +7,23 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { z } from 'zod';
 import type { AdamWConfig } from '../train/adamw.ts';
-
-const positiveInt = z.number().int().positive();
-const nonNegativeInt = z.number().int().nonnegative();
+import { OPTIMIZER_SETTINGS, TRAINING_DEFAULTS, trainingSettingsSchema } from '../train/training-settings.ts';
 
 /** The optimizer and learning-rate options every training command shares. */
-export const optimizerOptionsShape = {
-  lr: z.number().positive(),
-  lrSchedule: z.enum(['constant', 'cosine']),
-  warmup: nonNegativeInt,
-  beta1: z.number().min(0).lt(1),
-  beta2: z.number().min(0).lt(1),
-  eps: z.number().positive(),
-  weightDecay: z.number().nonnegative(),
-  gradClip: z.number().nonnegative(),
-};
+export const optimizerOptionsShape = trainingSettingsSchema.pick(OPTIMIZER_SETTINGS).shape;
 
-/** The merged options of a training command, in camelCase. */
+/** The merged options of a training command, in camelCase: the training settings and where the data and the run are. */
 export const trainingOptionsSchema = z.strictObject({
-  ...optimizerOptionsShape,
+  ...trainingSettingsSchema.shape,
   out: z.string().min(1),
   init: z.string().min(1).optional(),
   model: z.string().min(1),
   tokenizer: z.enum(['bytes', 'gpt2']).optional(),
   data: z.string().min(1),
-  steps: positiveInt,
-  batchSize: positiveInt,
-  seqLen: positiveInt,
-  gradAccum: positiveInt,
-  seed: nonNegativeInt,
   shuffle: z.boolean(),
-  logEvery: positiveInt,
-  evalEvery: nonNegativeInt,
   evalData: z.string().min(1).optional(),
   evalFraction: z.number().min(0).lt(1),
-  evalBatches: positiveInt,
-  saveEvery: nonNegativeInt,
+  evalBatches: z.number().int().positive(),
   resume: z.boolean(),
 });
 
@@ -54,23 +35,16 @@ export function number(value: string): number {
   return n;
 }
 
-/** Adds the optimizer and learning-rate flags (optimizerOptionsShape) with a command's defaults. */
+/** Adds the optimizer and learning-rate flags (OPTIMIZER_SETTINGS) with a command's defaults. */
 export function addOptimizerOptions(
   cmd: Command,
-  defaults: { lr: number; lrHelp: string; lrSchedule: 'constant' | 'cosine'; weightDecay: number },
+  defaults: { lr: number; lrHelp?: string; lrSchedule: 'constant' | 'cosine'; weightDecay: number },
 ): Command {
-  return cmd
-    .option('--lr <x>', defaults.lrHelp, number, defaults.lr)
-    .addOption(new Option('--lr-schedule <name>', 'constant, or warmup then cosine to lr/10').choices(['constant', 'cosine']).default(defaults.lrSchedule))
-    .option('--warmup <n>', 'linear warmup steps', number, 0)
-    .option('--beta1 <x>', 'AdamW beta1', number, 0.9)
-    .option('--beta2 <x>', 'AdamW beta2', number, 0.95)
-    .option('--eps <x>', 'AdamW epsilon', number, 1e-8)
-    .option('--weight-decay <x>', 'AdamW decoupled weight decay (matrices and embeddings only)', number, defaults.weightDecay)
-    .option('--grad-clip <x>', 'clip the global gradient norm to this (0 = off)', number, 1.0);
+  const { lrHelp, ...values } = defaults;
+  return addSchemaOptions(cmd, trainingSettingsSchema.pick(OPTIMIZER_SETTINGS), { ...TRAINING_DEFAULTS, ...values }, lrHelp ? { lr: lrHelp } : {});
 }
 
-/** Adds the common training flags, with their defaults, to a command. */
+/** Adds the common training flags, with their defaults (TRAINING_DEFAULTS but a command's own length, learning rate and run directory), to a command. */
 export function addTrainingOptions(cmd: Command, defaults: { out: string; steps: number; lr: number }): Command {
   cmd
     .option('--config <file>', 'JSON file whose keys are any of these options (flags win over it)')
@@ -78,21 +52,13 @@ export function addTrainingOptions(cmd: Command, defaults: { out: string; steps:
     .option('--init <dir>', 'start from this run directory or Hugging Face GPT-2 folder')
     .option('--model <preset>', 'model preset when not --init: tiny, small, mid, gpt2, gpt2-medium', 'tiny')
     .addOption(new Option('--tokenizer <name>', 'tokenizer (default: the one --init records, else bytes)').choices(['bytes', 'gpt2']))
-    .option('--data <path>', 'training data')
-    .option('--steps <n>', 'optimizer steps', number, defaults.steps)
-    .option('--batch-size <n>', 'sequences per micro-batch', number, 8)
-    .option('--seq-len <n>', 'tokens per sequence', number, 64)
-    .option('--grad-accum <n>', 'micro-batches per optimizer step', number, 1);
-  addOptimizerOptions(cmd, { lr: defaults.lr, lrHelp: 'peak learning rate', lrSchedule: 'cosine', weightDecay: 0.1 });
+    .option('--data <path>', 'training data');
+  addSchemaOptions(cmd, trainingSettingsSchema, { ...TRAINING_DEFAULTS, steps: defaults.steps, lr: defaults.lr });
   return cmd
-    .option('--seed <n>', 'seed of initialisation, shuffling and splits', number, 1337)
     .option('--no-shuffle', 'deterministic batches in file order (the llm.c rule)')
-    .option('--log-every <n>', 'log metrics every n steps', number, 10)
-    .option('--eval-every <n>', 'held-out loss every n steps (0 = at the end only)', number, 50)
     .option('--eval-data <path>', 'held-out data (default: a seeded split of --data)')
     .option('--eval-fraction <x>', 'share of --data held out when there is no --eval-data (0 = none)', number, 0.1)
     .option('--eval-batches <n>', 'batches per evaluation', number, 4)
-    .option('--save-every <n>', 'checkpoint every n steps (0 = at the end only)', number, 100)
     .option('--resume', 'continue the run in --out from its last checkpoint', false);
 }
 
@@ -108,12 +74,13 @@ const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}
 
 /**
  * Adds a flag for every setting of a core settings schema, named after its
- * key, with the schema's description as help and `defaults`' value as
- * default (null: none, e.g. no adaptive KL control). Numbers parse as
+ * key, with the schema's description as help (or `help`'s, for a command
+ * that says more) and `defaults`' value as default (null: none, e.g. no
+ * adaptive KL control). Numbers parse as
  * numbers, enums offer their choices, booleans are switches; the schema
  * checks the values when the command resolves them (resolveOptions).
  */
-export function addSchemaOptions<S extends z.ZodObject>(cmd: Command, schema: S, defaults: z.infer<S>): Command {
+export function addSchemaOptions<S extends z.ZodObject>(cmd: Command, schema: S, defaults: z.infer<S>, help: Partial<Record<string, string>> = {}): Command {
   const { properties } = z.toJSONSchema(schema, { unrepresentable: 'any' }) as { properties: Record<string, SettingProperty> };
   for (const [key, property] of Object.entries(properties)) {
     // A nullable setting is written as anyOf [setting, null], or as a list of types for a plain one.
@@ -121,13 +88,13 @@ export function addSchemaOptions<S extends z.ZodObject>(cmd: Command, schema: S,
     const value = property.anyOf?.find((p) => p.type !== 'null') ?? property;
     const nullable = types.includes('null');
     const type = types.find((t) => t !== 'null');
-    const help = property.description ?? '';
+    const text = help[key] ?? property.description ?? '';
     const fallback = (defaults as Record<string, unknown>)[key];
     let option: Option;
-    if (type === 'boolean') option = new Option(`--${kebab(key)}`, help);
-    else if (value.enum) option = new Option(`--${kebab(key)} <name>`, help).choices(value.enum);
-    else if (type === 'number' || type === 'integer') option = new Option(`--${kebab(key)} <${type === 'integer' ? 'n' : 'x'}>`, help).argParser(number);
-    else option = new Option(`--${kebab(key)} <value>`, help);
+    if (type === 'boolean') option = new Option(`--${kebab(key)}`, text);
+    else if (value.enum) option = new Option(`--${kebab(key)} <name>`, text).choices(value.enum);
+    else if (type === 'number' || type === 'integer') option = new Option(`--${kebab(key)} <${type === 'integer' ? 'n' : 'x'}>`, text).argParser(number);
+    else option = new Option(`--${kebab(key)} <value>`, text);
     // An unset nullable setting is null (what the schema and the core expect), shown as "none" in the help.
     if (fallback === null || (fallback === undefined && nullable)) option.default(null, 'none');
     else if (fallback !== undefined) option.default(fallback);

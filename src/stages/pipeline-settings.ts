@@ -4,12 +4,14 @@
  */
 import { z } from 'zod';
 import { ppoSettingsSchema } from '../train/ppo-settings.ts';
+import { trainingSettingsSchema } from '../train/training-settings.ts';
 
 const positiveInt = z.number().int().positive();
 const positive = z.number().positive();
-const training = { steps: positiveInt, batchSize: positiveInt, lr: positive, warmup: z.number().int().nonnegative() };
-/** How long and how fast a trained stage runs. */
-export type TrainingSettings = z.infer<z.ZodObject<typeof training>>;
+/** How long and how fast a trained stage of the pipeline runs (its schedule, AdamW and cadence are the pipeline's own). */
+const training = trainingSettingsSchema.pick({ steps: true, batchSize: true, lr: true, warmup: true }).shape;
+const seqLen = trainingSettingsSchema.shape.seqLen;
+export type StageTraining = z.infer<z.ZodObject<typeof training>>;
 
 /**
  * What a pipeline run is told, every setting declared once (PPO's come from
@@ -24,8 +26,8 @@ export const pipelineSettingsSchema = z.strictObject({
   model: z.string().min(1),
   modelOverrides: z.strictObject({ nLayer: positiveInt, nHead: positiveInt, nEmbd: positiveInt, nPositions: positiveInt }).partial(),
   task: z.strictObject({ corpusDialogues: positiveInt, sftExamples: positiveInt, rankingPrompts: positiveInt, ppoPrompts: positiveInt, evalPrompts: positiveInt }),
-  pretrain: z.strictObject({ ...training, seqLen: positiveInt }),
-  sft: z.strictObject({ ...training, seqLen: positiveInt }),
+  pretrain: z.strictObject({ ...training, seqLen }),
+  sft: z.strictObject({ ...training, seqLen }),
   /**
    * `samples` responses per ranking prompt from the round's starting policy
    * (SFT in round 1), and in later rounds `sftSamples` more from SFT, ranked together

@@ -20,7 +20,7 @@ import type { PpoMetrics, PpoTrainer } from '../train/ppo-trainer.ts';
 import { PPO_DEFAULTS, ppoSettingsSchema } from '../train/ppo-settings.ts';
 import { comparePolicies, type ComparisonReport } from './evaluate.ts';
 import { runLanguageModel } from './language-model.ts';
-import type { PipelineSettings, TrainingSettings } from './pipeline-settings.ts';
+import type { PipelineSettings, StageTraining } from './pipeline-settings.ts';
 import { runPpo, type PpoPrompts } from './ppo.ts';
 import type { buildPretrainData } from './pretrain.ts';
 import { sampleRankings } from './rankings.ts';
@@ -80,7 +80,7 @@ function optimizer(lr: number, weightDecay = ADAMW_DEFAULTS.weightDecay): AdamWC
 }
 
 /** The loop settings every supervised stage (pretrain, SFT, reward model) shares: cosine schedule, 50 log lines, 5 evaluations, weights kept in memory. */
-function supervisedLoop(t: TrainingSettings) {
+function supervisedLoop(t: StageTraining) {
   return {
     steps: t.steps,
     optimizer: optimizer(t.lr),
