@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { z } from 'zod';
 import type { AdamWConfig } from '../train/adamw.ts';
+import type { StageCadence } from '../train/loop.ts';
 import { OPTIMIZER_SETTINGS, TRAINING_DEFAULTS, trainingSettingsSchema } from '../train/training-settings.ts';
 
 /** The optimizer and learning-rate options every training command shares. */
@@ -137,6 +138,19 @@ export function resolveOptions<S extends z.ZodObject>(cmd: Command, schema: S): 
     throw new Error(`${flag}: ${issue.message}`);
   }
   return parsed.data;
+}
+
+/** A training command's cadence and optimizer, as a stage run takes them. */
+export function stageCadence(o: TrainingOptions): StageCadence {
+  return {
+    steps: o.steps,
+    optimizer: optimizerConfig(o),
+    schedule: o.lrSchedule,
+    warmup: o.warmup,
+    logEvery: o.logEvery,
+    evalEvery: o.evalEvery,
+    saveEvery: o.saveEvery,
+  };
 }
 
 /** The AdamW settings of the merged options. */

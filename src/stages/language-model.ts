@@ -8,11 +8,10 @@ import type { OptimizerState } from '../io/checkpoint.ts';
 import type { GPTConfig } from '../model/config.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { GPT, type Batch } from '../model/gpt.ts';
-import { AdamW, type AdamWConfig } from '../train/adamw.ts';
-import { languageModelTrainer, loopConfigOf, trainWithCheckpoints, type SaveCheckpoint, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
-import type { ScheduleName } from '../train/schedule.ts';
+import { AdamW } from '../train/adamw.ts';
+import { languageModelTrainer, loopConfigOf, trainWithCheckpoints, type SaveCheckpoint, type StageCadence, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
 
-export interface LanguageModelRun {
+export interface LanguageModelRun extends StageCadence {
   gpu: Gpu;
   config: GPTConfig;
   params: ReadonlyMap<string, Float32Array>;
@@ -22,13 +21,6 @@ export interface LanguageModelRun {
   batchSize: number;
   gradAccum: number;
   seqLen: number;
-  steps: number;
-  optimizer: AdamWConfig;
-  schedule: ScheduleName;
-  warmup: number;
-  logEvery: number;
-  evalEvery: number;
-  saveEvery: number;
   /** the batch of step k, of batchSize·gradAccum sequences */
   batch(step: number): Batch;
   /** held-out batches of batchSize sequences (empty: no evaluation) */

@@ -11,9 +11,8 @@ import { SCORE_NAME } from '../io/hf-gpt2.ts';
 import { RewardModel } from '../model/reward-model.ts';
 import type { Weights } from '../model/weights.ts';
 import type { DataInput } from './language-model.ts';
-import { AdamW, type AdamWConfig } from '../train/adamw.ts';
-import { loopConfigOf, trainWithCheckpoints, type SaveCheckpoint, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
-import type { ScheduleName } from '../train/schedule.ts';
+import { AdamW } from '../train/adamw.ts';
+import { loopConfigOf, trainWithCheckpoints, type SaveCheckpoint, type StageCadence, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
 
 /** Held out: a seeded evalFraction of whole prompt groups; batchSize counts responses. */
 export type RewardDataOptions = DataInput;
@@ -59,18 +58,11 @@ export function buildRewardData(o: RewardDataOptions): RewardData {
 }
 
 /** The weights to start from: a trunk, and a head when continuing a reward model (a fresh one otherwise). */
-export interface RewardRun extends Weights {
+export interface RewardRun extends Weights, StageCadence {
   gpu: Gpu;
   optimizerState?: OptimizerState;
   batchSize: number;
   seqLen: number;
-  steps: number;
-  optimizer: AdamWConfig;
-  schedule: ScheduleName;
-  warmup: number;
-  logEvery: number;
-  evalEvery: number;
-  saveEvery: number;
   /** reward-centering coefficient (0: off) */
   center: number;
   seed: number;

@@ -6,7 +6,7 @@
 import type { OptimizerState } from '../io/checkpoint.ts';
 import type { Batch, GPT } from '../model/gpt.ts';
 import type { Weights } from '../model/weights.ts';
-import type { AdamW } from './adamw.ts';
+import type { AdamW, AdamWConfig } from './adamw.ts';
 import { learningRate, type ScheduleConfig, type ScheduleName } from './schedule.ts';
 
 export interface StepMetrics {
@@ -155,6 +155,11 @@ export interface RunCadence {
   schedule: ScheduleName;
   warmup: number;
   optimizer: { lr: number };
+}
+
+/** A trained stage's cadence with its whole optimizer: what every stage run (language model, reward model) takes. */
+export interface StageCadence extends RunCadence {
+  optimizer: AdamWConfig;
 }
 
 export function scheduleOf(run: Pick<RunCadence, 'steps' | 'schedule' | 'warmup' | 'optimizer'>): ScheduleConfig {

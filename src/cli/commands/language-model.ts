@@ -8,7 +8,7 @@ import { runLanguageModel, type StageData } from '../../stages/language-model.ts
 import { buildPretrainData } from '../../stages/pretrain.ts';
 import { buildSftData } from '../../stages/sft.ts';
 import type { Tokenizer } from '../../tokenizer/index.ts';
-import { addTrainingOptions, optimizerConfig, resolveOptions, trainingOptionsSchema, type TrainingOptions } from '../options.ts';
+import { addTrainingOptions, resolveOptions, stageCadence, trainingOptionsSchema, type TrainingOptions } from '../options.ts';
 import { readDataFiles } from '../run-dir.ts';
 import { runTrainingCommand } from '../training-run.ts';
 
@@ -69,13 +69,7 @@ async function runStage(stage: string, opts: TrainingOptions, buildData: (t: Tok
             batchSize: opts.batchSize,
             gradAccum: opts.gradAccum,
             seqLen: opts.seqLen,
-            steps: opts.steps,
-            optimizer: optimizerConfig(opts),
-            schedule: opts.lrSchedule,
-            warmup: opts.warmup,
-            logEvery: opts.logEvery,
-            evalEvery: opts.evalEvery,
-            saveEvery: opts.saveEvery,
+            ...stageCadence(opts),
             batch: data.batch,
             evalBatches: data.evalBatches,
           },

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { checkRankingSheet } from '../../data/ranking-sheet.ts';
 import { buildRewardData, runRewardModel } from '../../stages/reward.ts';
-import { addTrainingOptions, number, optimizerConfig, resolveOptions, trainingOptionsSchema } from '../options.ts';
+import { addTrainingOptions, number, resolveOptions, stageCadence, trainingOptionsSchema } from '../options.ts';
 import { readDataFiles, readInputFile } from '../run-dir.ts';
 import { runTrainingCommand } from '../training-run.ts';
 
@@ -42,13 +42,7 @@ export function registerReward(program: Command): void {
               optimizerState: resume?.optimizer,
               batchSize: opts.batchSize,
               seqLen: opts.seqLen,
-              steps: opts.steps,
-              optimizer: optimizerConfig(opts),
-              schedule: opts.lrSchedule,
-              warmup: opts.warmup,
-              logEvery: opts.logEvery,
-              evalEvery: opts.evalEvery,
-              saveEvery: opts.saveEvery,
+              ...stageCadence(opts),
               center: opts.centerRewards,
               seed: opts.seed,
               data,
