@@ -34,8 +34,10 @@ export class RunStatus extends SessionElement {
         </button>
         <button
           id="pause"
-          ?disabled=${running === null || running === 'ppo' || s.requested !== null}
-          title=${running === 'ppo' ? 'A PPO run cannot be resumed (as in the CLI); Stop keeps the policy so far' : 'Stop after this step, keeping the optimizer state to resume exactly'}
+          ?disabled=${running === null || s.requested !== null}
+          title=${running === 'ppo'
+            ? 'Stop after this step, keeping the policy, value model, optimizer state and KL coefficient to resume exactly'
+            : 'Stop after this step, keeping the optimizer state to resume exactly'}
           @click=${() => s.pause()}
         >
           Pause

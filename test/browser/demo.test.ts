@@ -168,24 +168,31 @@ describe('demo page in headless Chromium', () => {
     expect(await page.evaluate(() => (document.querySelector('rlhf-app') as unknown as { session: { error: string | null } }).session.error)).toBeNull();
     console.log(`reward model: ${((performance.now() - started) / 1000).toFixed(1)} s`);
     started = performance.now();
-    // PPO paused after its first step (from the change event of that step, before the next begins), then resumed.
+    // PPO paused by its Pause button after its first step (from the change event of that step, before the next begins), then resumed.
     await page.evaluate(() => {
-      const s = (document.querySelector('rlhf-app') as unknown as { session: EventTarget & { running: string | null; progress: { step: number } | null; pause(): void } }).session;
+      const s = (document.querySelector('rlhf-app') as unknown as { session: EventTarget & { running: string | null; progress: { step: number } | null } }).session;
+      // The button sits in the components' shadow roots.
+      const find = (root: ParentNode, selector: string): HTMLButtonElement | null =>
+        root.querySelector<HTMLButtonElement>(selector) ??
+        Array.from(root.querySelectorAll('*')).map((e) => (e.shadowRoot ? find(e.shadowRoot, selector) : null)).find((b) => b !== null) ??
+        null;
       const pauseAfterFirst = () => {
         if (s.running === 'ppo' && s.progress?.step === 1) {
           s.removeEventListener('change', pauseAfterFirst);
-          s.pause();
+          find(document, '#pause')!.click();
         }
       };
       s.addEventListener('change', pauseAfterFirst);
     });
     await page.locator('#train-ppo').click();
+    await page.locator('#tab-train').click(); // where the Pause button is
     await waitIdle(page);
     const paused = await page.evaluate(() => {
       const s = (document.querySelector('rlhf-app') as unknown as { session: { run: { paused: { stage: string; step: number } | null; metrics: Record<string, unknown[]> } } }).session;
       return { paused: s.run.paused && { stage: s.run.paused.stage, step: s.run.paused.step }, logged: s.run.metrics.ppo!.length };
     });
     expect(paused).toEqual({ paused: { stage: 'ppo', step: 1 }, logged: 1 });
+    await page.locator('#tab-rank').click();
     await page.locator('#train-ppo').click(); // resumes the paused run
     await waitIdle(page);
     console.log(`PPO (paused and resumed): ${((performance.now() - started) / 1000).toFixed(1)} s`);
