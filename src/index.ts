@@ -55,6 +55,7 @@ export { createTokenizer, BytesTokenizer, Gpt2Tokenizer, type Tokenizer } from '
 export { guessTokenizer, parseTokenizerRecord, tokenizerFiles, tokenizerFor, TOKENIZER_FILES } from './tokenizer/hf-files.ts';
 export { parseJsonl } from './data/jsonl.ts';
 export { loadSftExamples, loadPreferenceRecords, loadPrompts, type SftExample, type PreferenceRecord } from './data/formats.ts';
+export { checkRankingSheet, rankingSheetProblems } from './data/ranking-sheet.ts';
 export { DEFAULT_CHAT_TEMPLATE, chatPrompt, sftSegments, type ChatTemplate } from './data/chat-template.ts';
 export { tokenizeSft, sftBatches, type SftSequence } from './data/sft.ts';
 export { TextTokens } from './data/text.ts';
