@@ -3,6 +3,7 @@
  * core's PPO settings) and its two presets: `cpu`, the default run, and `gpu`.
  */
 import { z } from 'zod';
+import { samplingSettingsSchema } from '../model/sampling-settings.ts';
 import { ppoSettingsSchema } from '../train/ppo-settings.ts';
 import { trainingSettingsSchema } from '../train/training-settings.ts';
 
@@ -32,7 +33,13 @@ export const pipelineSettingsSchema = z.strictObject({
    * `samples` responses per ranking prompt from the round's starting policy
    * (SFT in round 1), and in later rounds `sftSamples` more from SFT, ranked together
    */
-  rankings: z.strictObject({ samples: z.number().int().min(2), sftSamples: z.number().int().nonnegative(), temperature: positive, maxNewTokens: positiveInt }),
+  rankings: z.strictObject({
+    samples: z.number().int().min(2),
+    sftSamples: z.number().int().nonnegative(),
+    // Responses to rank must differ: no greedy decoding.
+    temperature: positive,
+    maxNewTokens: samplingSettingsSchema.shape.maxNewTokens,
+  }),
   /** each round's steps; batchSize counts responses; evalFraction of each round's ranked prompts is held out */
   reward: z.strictObject({ ...training, evalFraction: z.number().gt(0).lt(1) }),
   /**
@@ -53,7 +60,7 @@ export const pipelineSettingsSchema = z.strictObject({
     })
     .strict(),
   /** both policies sample at `temperature` */
-  eval: z.strictObject({ temperature: z.number().nonnegative(), maxNewTokens: positiveInt, batchSize: positiveInt }),
+  eval: samplingSettingsSchema.pick({ temperature: true, maxNewTokens: true }).extend({ batchSize: positiveInt }).strict(),
 });
 
 export type PipelineSettings = z.infer<typeof pipelineSettingsSchema>;

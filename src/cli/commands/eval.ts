@@ -14,7 +14,8 @@ import { noSftExamplesLeft } from '../../stages/sft.ts';
 import { TextTokens } from '../../data/text.ts';
 import { requestCommandGpu } from '../autotune-cache.ts';
 import { GPT, type Batch } from '../../model/gpt.ts';
-import { number, resolveOptions } from '../options.ts';
+import { addSchemaOptions, number, resolveOptions } from '../options.ts';
+import { SAMPLING_DEFAULTS, samplingSettingsSchema } from '../../model/sampling-settings.ts';
 import { Progress } from '../progress.ts';
 import { loadModel, readInputFile } from '../run-dir.ts';
 import { resolveTokenizer } from '../tokenizer-choice.ts';
@@ -28,11 +29,7 @@ const schema = z.strictObject({
   rewardModel: z.string().min(1).optional(),
   reference: z.string().min(1).optional(),
   samples: z.string().min(1).optional(),
-  maxNewTokens: z.number().int().positive(),
-  temperature: z.number().nonnegative(),
-  topK: z.number().int().nonnegative(),
-  topP: z.number().gt(0).max(1),
-  seed: z.number().int().nonnegative(),
+  ...samplingSettingsSchema.shape,
   data: z.string().min(1),
   tokenizer: z.enum(['bytes', 'gpt2']).optional(),
   batchSize: z.number().int().positive(),
@@ -54,16 +51,12 @@ export function registerEval(program: Command): void {
     .option('--reward-model <dir>', 'the reward model that scores responses')
     .option('--reference <dir>', 'the KL reference (default: the baseline)')
     .option('--samples <file>', 'write every prompt with both responses and their scores here (JSONL)')
-    .option('--max-new-tokens <n>', 'response length limit', number, 32)
-    .option('--temperature <x>', 'sampling temperature (0 = greedy)', number, 0.7)
-    .option('--top-k <n>', 'top-k sampling (0 = off)', number, 0)
-    .option('--top-p <x>', 'nucleus sampling (1 = off)', number, 1)
-    .option('--seed <n>', 'sampling seed', number, 0)
     .requiredOption('--data <file>', 'a .txt corpus or SFT .jsonl (--init), or prompts JSONL (--policy)')
     .addOption(new Option('--tokenizer <name>', 'tokenizer (default: the one the models record; for a folder without a record, a guess from its vocabulary)').choices(['bytes', 'gpt2']))
     .option('--batch-size <n>', 'sequences per batch', number, 8)
     .option('--seq-len <n>', 'tokens per sequence', number, 64)
     .option('--json', 'print the result as JSON', false);
+  addSchemaOptions(cmd, samplingSettingsSchema, { ...SAMPLING_DEFAULTS, maxNewTokens: 32, temperature: 0.7 });
   cmd.action(async () => {
     const o = resolveOptions(cmd, schema);
     if (o.policy) {

@@ -4,7 +4,8 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { loadPrompts } from '../../data/formats.ts';
 import { requestCommandGpu } from '../autotune-cache.ts';
-import { number, resolveOptions } from '../options.ts';
+import { addSchemaOptions, number, resolveOptions } from '../options.ts';
+import { SAMPLING_DEFAULTS, samplingSettingsSchema } from '../../model/sampling-settings.ts';
 import { loadModel, readInputFile } from '../run-dir.ts';
 import { resolveTokenizer } from '../tokenizer-choice.ts';
 import { terminalSafe } from '../terminal-text.ts';
@@ -15,11 +16,7 @@ const schema = z.strictObject({
   prompt: z.array(z.string()).optional(),
   data: z.string().min(1).optional(),
   tokenizer: z.enum(['bytes', 'gpt2']).optional(),
-  maxNewTokens: z.number().int().positive(),
-  temperature: z.number().nonnegative(),
-  topK: z.number().int().nonnegative(),
-  topP: z.number().gt(0).max(1),
-  seed: z.number().int().nonnegative(),
+  ...samplingSettingsSchema.shape,
   batchSize: z.number().int().positive(),
   kvCache: z.boolean(),
   out: z.string().min(1).optional(),
@@ -34,14 +31,10 @@ export function registerGenerate(program: Command): void {
     .option('--prompt <text...>', 'one or more prompts')
     .option('--data <file>', 'prompts as JSONL {"prompt": …}')
     .addOption(new Option('--tokenizer <name>', 'tokenizer (default: the one --init records; for a folder without a record, a guess from its vocabulary)').choices(['bytes', 'gpt2']))
-    .option('--max-new-tokens <n>', 'tokens to generate at most per prompt', number, 64)
-    .option('--temperature <x>', 'sampling temperature; 0 = greedy', number, 1)
-    .option('--top-k <n>', 'sample from the k most likely tokens (0 = all)', number, 0)
-    .option('--top-p <x>', 'sample from the smallest set holding this much probability (1 = all)', number, 1)
-    .option('--seed <n>', 'sampling seed', number, 0)
     .option('--batch-size <n>', 'prompts decoded together', number, 8)
     .option('--no-kv-cache', 'recompute the whole prefix every token (slow; for comparison)')
     .option('--out <file>', 'also write {"prompt","response","finished"} JSONL here, with the exact text (the listing shows control characters escaped, e.g. \\x1b)');
+  addSchemaOptions(cmd, samplingSettingsSchema, SAMPLING_DEFAULTS);
   cmd.action(async () => {
     const o = resolveOptions(cmd, schema);
     const prompts = [...(o.prompt ?? []), ...(o.data ? loadPrompts(readInputFile(o.data), o.data).map((p) => p.prompt) : [])];

@@ -10,7 +10,8 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { loadPrompts } from '../../data/formats.ts';
 import { requestCommandGpu } from '../autotune-cache.ts';
-import { number, resolveOptions } from '../options.ts';
+import { addSchemaOptions, number, resolveOptions } from '../options.ts';
+import { SAMPLING_DEFAULTS, samplingSettingsSchema } from '../../model/sampling-settings.ts';
 import { loadModel, readInputFile, writeFileAtomic } from '../run-dir.ts';
 import { encodePrompts, samplePrompts } from '../sample-prompts.ts';
 import { resolveTokenizer } from '../tokenizer-choice.ts';
@@ -22,11 +23,9 @@ const schema = z.strictObject({
   out: z.string().min(1),
   responses: z.number().int().min(2),
   tokenizer: z.enum(['bytes', 'gpt2']).optional(),
-  maxNewTokens: z.number().int().positive(),
+  ...samplingSettingsSchema.shape,
+  // A sheet needs responses that differ: no greedy decoding.
   temperature: z.number().positive(),
-  topK: z.number().int().nonnegative(),
-  topP: z.number().gt(0).max(1),
-  seed: z.number().int().nonnegative(),
   batchSize: z.number().int().positive(),
 });
 
@@ -40,11 +39,6 @@ export function registerSample(program: Command): void {
     .requiredOption('--out <file>', 'the sheet to write (an existing file is not overwritten)')
     .option('--responses <k>', 'responses per prompt (K); identical ones are written once', number, 4)
     .addOption(new Option('--tokenizer <name>', 'tokenizer (default: the one --policy records; for a folder without a record, a guess from its vocabulary)').choices(['bytes', 'gpt2']))
-    .option('--max-new-tokens <n>', 'tokens to generate at most per response', number, 64)
-    .option('--temperature <x>', 'sampling temperature (> 0: the responses should differ)', number, 1)
-    .option('--top-k <n>', 'sample from the k most likely tokens (0 = all)', number, 0)
-    .option('--top-p <x>', 'nucleus sampling mass (1 = all)', number, 1)
-    .option('--seed <n>', 'sampling seed', number, 0)
     .option('--batch-size <n>', 'sequences decoded together', number, 16)
     .addHelpText(
       'after',
@@ -52,6 +46,7 @@ export function registerSample(program: Command): void {
         'keeping the lines in their order. Continue the reward model on the rankings, checked against this sheet:\n' +
         '  webgpu-rlhf reward --init RM_DIR --data RANKED.jsonl --sampled SHEET.jsonl --out NEW_RM_DIR',
     );
+  addSchemaOptions(cmd, samplingSettingsSchema, SAMPLING_DEFAULTS, { temperature: 'sampling temperature (> 0: the responses should differ)' });
   cmd.action(async () => {
     const o = resolveOptions(cmd, schema);
     // Checked before the GPU is touched: a sheet someone may be filling in is never replaced.
