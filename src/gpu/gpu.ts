@@ -237,6 +237,19 @@ export class Gpu {
     return copy;
   }
 
+  /**
+   * The floats of a readback buffer (MAP_READ) that recorded work copied
+   * into: mapped after all submitted work, copied out, unmapped, and any
+   * error of that work raised. For the few figures a step reads back.
+   */
+  async readMapped(readback: GPUBuffer): Promise<Float32Array> {
+    await readback.mapAsync(GPUMapMode.READ);
+    const values = new Float32Array(readback.getMappedRange().slice(0));
+    readback.unmap();
+    this.raiseErrors();
+    return values;
+  }
+
   async readF32(buffer: Binding, first = 0, count = buffer.size / 4 - first): Promise<Float32Array> {
     return new Float32Array(await this.readBytes(buffer, first * 4, count * 4));
   }

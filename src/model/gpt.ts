@@ -278,12 +278,8 @@ export class GPT {
     this.gpu.clearBindGroups();
   }
 
-  private async readStats(): Promise<Float32Array> {
-    await this.readback.mapAsync(GPUMapMode.READ);
-    const values = new Float32Array(this.readback.getMappedRange().slice(0));
-    this.readback.unmap();
-    this.gpu.raiseErrors();
-    return values;
+  private readStats(): Promise<Float32Array> {
+    return this.gpu.readMapped(this.readback);
   }
 
   private recordGradients(rec: Recorder): void {

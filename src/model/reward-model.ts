@@ -169,12 +169,8 @@ export class RewardModel {
     preferenceLoss(rec, b.dr, b.stats, b.rewards, b.pairs, b.margins, b.pairWeights, b.rowWeights, { ...this.shape(0), B: this.gpt.batchSize, first: 0 });
   }
 
-  private async read(): Promise<Float32Array> {
-    await this.readback.mapAsync(GPUMapMode.READ);
-    const v = new Float32Array(this.readback.getMappedRange().slice(0));
-    this.readback.unmap();
-    this.gpu.raiseErrors();
-    return v;
+  private read(): Promise<Float32Array> {
+    return this.gpu.readMapped(this.readback);
   }
 
   private metrics(v: Float32Array, batch: RewardBatch): PreferenceMetrics {

@@ -556,11 +556,7 @@ export class PpoTrainer {
     return { tokens, span, n, finished: gen.finished.filter(Boolean).length, scores };
   }
 
-  private async read(): Promise<Float32Array> {
-    await this.readback.mapAsync(GPUMapMode.READ);
-    const v = new Float32Array(this.readback.getMappedRange().slice(0));
-    this.readback.unmap();
-    this.gpu.raiseErrors();
-    return v;
+  private read(): Promise<Float32Array> {
+    return this.gpu.readMapped(this.readback);
   }
 }
