@@ -77,23 +77,24 @@ const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}
  * Adds a flag for every setting of a core settings schema, named after its
  * key, with the schema's description as help (or `help`'s, for a command
  * that says more) and `defaults`' value as default (null: none, e.g. no
- * adaptive KL control). Numbers parse as
- * numbers, enums offer their choices, booleans are switches; the schema
- * checks the values when the command resolves them (resolveOptions).
+ * adaptive KL control). Numbers parse as numbers, enums offer their
+ * choices, booleans are switches; the schema checks the values when the
+ * command resolves them (resolveOptions).
  */
 export function addSchemaOptions<S extends z.ZodObject>(cmd: Command, schema: S, defaults: z.infer<S>, help: Partial<Record<string, string>> = {}): Command {
   const { properties } = z.toJSONSchema(schema, { unrepresentable: 'any' }) as { properties: Record<string, SettingProperty> };
   for (const [key, property] of Object.entries(properties)) {
     // A nullable setting is written as anyOf [setting, null], or as a list of types for a plain one.
-    const types = [property, ...(property.anyOf ?? [])].flatMap((p) => p.type ?? []);
-    const value = property.anyOf?.find((p) => p.type !== 'null') ?? property;
+    const variants = [property, ...(property.anyOf ?? [])];
+    const types = variants.flatMap((p) => p.type ?? []);
+    const choices = variants.find((p) => p.enum)?.enum;
     const nullable = types.includes('null');
     const type = types.find((t) => t !== 'null');
     const text = help[key] ?? property.description ?? '';
     const fallback = (defaults as Record<string, unknown>)[key];
     let option: Option;
     if (type === 'boolean') option = new Option(`--${kebab(key)}`, text);
-    else if (value.enum) option = new Option(`--${kebab(key)} <name>`, text).choices(value.enum);
+    else if (choices) option = new Option(`--${kebab(key)} <name>`, text).choices(choices);
     else if (type === 'number' || type === 'integer') option = new Option(`--${kebab(key)} <${type === 'integer' ? 'n' : 'x'}>`, text).argParser(number);
     else option = new Option(`--${kebab(key)} <value>`, text);
     // An unset nullable setting is null (what the schema and the core expect), shown as "none" in the help.

@@ -73,7 +73,8 @@ export interface PipelineRun {
   config: GPTConfig;
 }
 
-const seconds = (since: number) => (performance.now() - since) / 1000;
+/** Seconds since a performance.now() reading. */
+export const seconds = (since: number) => (performance.now() - since) / 1000;
 
 function optimizer(lr: number, weightDecay = ADAMW_DEFAULTS.weightDecay): AdamWConfig {
   return { ...ADAMW_DEFAULTS, lr, weightDecay };

@@ -23,6 +23,7 @@ import {
   ppoRound,
   rankRound,
   refitRewardModel,
+  seconds,
   trainLanguageModel,
   type PipelineHooks,
   type PipelineRun,
@@ -82,7 +83,6 @@ export interface PipelineSummary {
   samples: ComparisonSample[];
 }
 
-
 const DATASET_FILES = {
   corpus: 'corpus.txt',
   sft: 'sft.jsonl',
@@ -90,8 +90,6 @@ const DATASET_FILES = {
   ppoPrompts: 'ppo_prompts.jsonl',
   evalPrompts: 'eval_prompts.jsonl',
 } as const;
-
-const seconds = (since: number) => (performance.now() - since) / 1000;
 
 export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: PipelineHooks = {}): Promise<PipelineSummary> {
   const tokenizer = new BytesTokenizer();

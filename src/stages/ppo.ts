@@ -7,7 +7,7 @@ import { epochPermutation } from '../data/sft.ts';
 import type { Gpu } from '../gpu/gpu.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import type { AdamWConfig } from '../train/adamw.ts';
-import { scheduleOf, trainLoop, type StepMetrics, type Trainer } from '../train/loop.ts';
+import { loopConfigOf, trainLoop, type StepMetrics, type Trainer } from '../train/loop.ts';
 import { PpoTrainer, type PpoModels, type PpoMetrics, type PpoTrainerState } from '../train/ppo-trainer.ts';
 import type { PpoSettings } from '../train/ppo-settings.ts';
 import type { ScheduleName } from '../train/schedule.ts';
@@ -113,9 +113,8 @@ export async function runPpo(run: PpoRun, hooks: PpoHooks = {}): Promise<{ step:
   try {
     if (run.start) trainer.setState(run.start.state);
     if (evaluate && first === 0) hooks.onEval?.(0, await evaluate());
-    const config = { steps: run.steps, logEvery: run.logEvery, evalEvery: run.evalEvery ?? 0, saveEvery: run.saveEvery, schedule: scheduleOf(run) };
     const save = hooks.save ? (step: number) => hooks.save!(step, trainer) : undefined;
-    const result = await trainLoop(steps, config, {
+    const result = await trainLoop(steps, loopConfigOf({ ...run, evalEvery: run.evalEvery ?? 0 }), {
       onStep: hooks.onStep && ((m) => hooks.onStep!(ppoMetrics(m))),
       onLog: hooks.onLog && ((m) => hooks.onLog!(ppoMetrics(m))),
       evaluate,
