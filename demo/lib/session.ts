@@ -1,8 +1,8 @@
 /**
  * The page's training session: the current run (policy, SFT reference, reward
  * model, metrics, human rankings, loaded data), the stage runners of the
- * library that train it (the same runLanguageModel / runRewardModel / runPpo
- * the CLI runs), pause and stop, per-step shader profiles, and keeping it all
+ * library that train it (the same stage modules' `run` the CLI and the
+ * pipeline call), pause and stop, per-step shader profiles, and keeping it all
  * in the browser's storage. Elements listen for 'change' and render from it.
  */
 import {
@@ -10,21 +10,19 @@ import {
   BYTES_VOCAB,
   GPT,
   Generator,
-  PPO_DEFAULTS,
   ppoSettingsSchema,
   Profiler,
   RewardModel,
-  buildPretrainData,
-  buildRewardData,
-  buildSftData,
+  TRAINED_STAGE_DEFAULTS,
   headOf,
   initParameters,
   loadPrompts,
   preset,
   requestGpu,
-  runLanguageModel,
-  runPpo,
-  runRewardModel,
+  ppoStage,
+  pretrainStage,
+  rewardStage,
+  sftStage,
   task,
   tokenizePrompts,
   tokenizerFor,
@@ -437,33 +435,32 @@ export class Session extends EventTarget {
     if (s.seqLen > config.nPositions) throw new Error(`seqLen ${s.seqLen} is longer than the model's context (${config.nPositions})`);
     const tokenizer = tokenizerFor(config);
     const data = this.dataset(stage === 'pretrain' ? 'corpus' : 'sft');
-    const common = { tokenizer, text: data.text, source: data.source, evalFraction: 0.1, shuffle: true, seed: s.seed, batchSize: s.batchSize, seqLen: s.seqLen, evalBatches: 4, gradAccum: 1 };
-    const built = stage === 'pretrain' ? buildPretrainData(common) : buildSftData({ ...common, packing: false, maskPrompt: true });
+    const settings = {
+      ...TRAINED_STAGE_DEFAULTS,
+      steps: s.steps,
+      batchSize: s.batchSize,
+      seqLen: s.seqLen,
+      lr: s.lr,
+      lrSchedule: s.schedule,
+      warmup: s.warmup,
+      seed: s.seed,
+      logEvery: 1,
+      evalEvery: s.evalEvery,
+      saveEvery: s.sampleEvery,
+    };
+    const common = { ...settings, tokenizer, text: data.text, source: data.source };
+    const built = stage === 'pretrain' ? pretrainStage.buildPretrainData(common) : sftStage.buildSftData({ ...common, packing: sftStage.defaults.packing, maskPrompt: sftStage.defaults.maskPrompt });
     for (const line of built.report) this.log(line);
     const hooks = this.loopHooks(stage, s.steps, resume?.step ?? 0, s.profileEvery);
-    const result = await runLanguageModel(
-      {
-        gpu,
-        config,
-        params: start.params,
-        optimizerState: resume?.optimizer,
-        batchSize: s.batchSize,
-        gradAccum: 1,
-        seqLen: s.seqLen,
-        steps: s.steps,
-        optimizer: { ...ADAMW_DEFAULTS, lr: s.lr },
-        schedule: s.schedule,
-        warmup: s.warmup,
-        logEvery: 1,
-        evalEvery: s.evalEvery,
-        saveEvery: s.sampleEvery,
-        batch: built.batch,
-        evalBatches: built.evalBatches,
-      },
+    const { summary: result } = await pretrainStage.run(
+      gpu,
+      start,
+      settings,
+      { data: built, optimizerState: resume?.optimizer },
       {
         onStep: (m) => hooks.stepDone(m.step),
         onLog: (m) => this.record(stage, { step: m.step, loss: m.loss, lr: m.lr, grad_norm: m.grad_norm, tokens_per_second: m.tokens_per_second }),
-        onEval: (step, m) => this.record(stage, { step, eval_loss: m.eval_loss }),
+        onEval: (step, m) => this.record(stage, { step, eval_loss: m.eval_loss! }),
         save: async (step, weights, optimizer) => {
           this.run.policy = weights;
           this.run.ppoRound = 0;
@@ -475,7 +472,7 @@ export class Session extends EventTarget {
       },
     );
     if (!result.stopped && stage === 'sft') this.run.reference = this.run.policy;
-    this.finish(stage, result.stopped, result.step, Number.isFinite(result.lastLoss) ? `loss ${result.lastLoss.toFixed(3)}` : '');
+    this.finish(stage, result.stopped, result.steps, Number.isFinite(result.loss) ? `loss ${result.loss.toFixed(3)}` : '');
   }
 
   /** The rankings the reward model learns from: a loaded preference file, then the page's own. */
@@ -495,30 +492,31 @@ export class Session extends EventTarget {
     const { text, source } = this.preferenceText();
     if (!text) throw new Error('no rankings yet: rank some samples in the Rank tab, or load a preference file');
     const tokenizer = tokenizerFor(config);
-    const data = buildRewardData({ tokenizer, text, source, evalFraction: s.evalFraction, batchSize: s.batchSize, seqLen: config.nPositions, shuffle: true, seed: s.seed });
+    const settings = {
+      ...rewardStage.defaults,
+      steps: s.steps,
+      batchSize: s.batchSize,
+      seqLen: config.nPositions,
+      lr: s.lr,
+      lrSchedule: s.schedule,
+      warmup: s.warmup,
+      seed: s.seed,
+      evalFraction: s.evalFraction,
+      logEvery: 1,
+      evalEvery: s.evalEvery,
+      saveEvery: Math.max(1, Math.floor(s.steps / 4)),
+    };
+    const data = rewardStage.buildRewardData({ ...settings, tokenizer, text, source });
     for (const line of data.report) this.log(line);
     const counts = rewardDataCounts(data.report);
     const hooks = this.loopHooks('reward', s.steps, resume?.step ?? 0, s.profileEvery);
-    const result = await runRewardModel(
-      {
-        gpu,
-        config,
-        params: trunk.params,
-        head: this.run.rewardModel?.head,
-        optimizerState: resume?.optimizer,
-        batchSize: s.batchSize,
-        seqLen: config.nPositions,
-        steps: s.steps,
-        optimizer: { ...ADAMW_DEFAULTS, lr: s.lr },
-        schedule: s.schedule,
-        warmup: s.warmup,
-        logEvery: 1,
-        evalEvery: s.evalEvery,
-        saveEvery: Math.max(1, Math.floor(s.steps / 4)),
-        center: 0,
-        seed: s.seed,
-        data,
-      },
+    // From the trunk, and the head of the reward model when continuing one.
+    const from = { config, params: trunk.params, head: this.run.rewardModel?.head };
+    const { summary: result } = await rewardStage.run(
+      gpu,
+      from,
+      settings,
+      { data, optimizerState: resume?.optimizer },
       {
         onStep: (m) => hooks.stepDone(m.step),
         onLog: (m) => this.record('reward', { step: m.step, loss: m.loss, accuracy: m.accuracy ?? NaN, margin: m.margin ?? NaN, lr: m.lr }),
@@ -534,7 +532,7 @@ export class Session extends EventTarget {
     );
     const last = this.run.metrics.reward.at(-1);
     const on = counts ? `trained on ${counts.comparisons} comparisons from ${counts.rankings} rankings` : '';
-    this.finish('reward', result.stopped, result.step, [last ? `accuracy ${(last.accuracy ?? NaN).toFixed(2)}` : '', on].filter((x) => x).join(', '));
+    this.finish('reward', result.stopped, result.steps, [last ? `accuracy ${(last.accuracy ?? NaN).toFixed(2)}` : '', on].filter((x) => x).join(', '));
   }
 
   /**
@@ -574,20 +572,30 @@ export class Session extends EventTarget {
         : `PPO round ${round}: from ${start === reference ? 'the SFT model' : `the policy of round ${previous}`}, KL to the SFT model, the value model from the reward model${this.run.rewardData ? ` (trained on ${this.run.rewardData.comparisons} comparisons)` : ''}`,
     );
     const hooks = this.loopHooks('ppo', s.steps, resumed?.step ?? 0, s.profileEvery);
-    const result = await runPpo(
+    const { summary: result } = await ppoStage.run(
+      gpu,
+      { config, params: (resumed?.policy ?? start).params },
       {
-        gpu,
-        models: { policy: { config, params: (resumed?.policy ?? start).params }, reference, value: resumed?.ppo.value, reward: rm },
-        // The stage's PPO settings over the defaults (the schema drops the page's own: steps, lr, cadence).
-        settings: { ...PPO_DEFAULTS, ...ppoSettingsSchema.partial().parse(s), maxPromptLength: prompts.longest },
-        optimizer: { ...ADAMW_DEFAULTS, lr: s.lr, weightDecay: 0 },
-        schedule: s.schedule,
+        // The page's PPO settings over the stage's defaults (the schema drops the page's own: steps, lr, cadence, which follow).
+        ...ppoStage.defaults,
+        ...ppoSettingsSchema.partial().parse(s),
+        maxPromptLength: prompts.longest,
+        ...ADAMW_DEFAULTS,
+        lr: s.lr,
+        weightDecay: 0,
+        lrSchedule: s.schedule,
         warmup: s.warmup,
         steps: s.steps,
-        prompts: prompts.prompts,
-        eosId: tokenizer.eosId,
         logEvery: 1,
         saveEvery: s.sampleEvery,
+        evalEvery: 0,
+      },
+      {
+        prompts: prompts.prompts,
+        eosId: tokenizer.eosId,
+        reference,
+        value: resumed?.ppo.value,
+        reward: rm,
         start: resumed ? { step: resumed.step, state: { optimizer: resumed.optimizer, beta: resumed.ppo.beta } } : undefined,
       },
       {
@@ -605,7 +613,7 @@ export class Session extends EventTarget {
       },
     );
     const m = result.last;
-    this.finish('ppo', result.stopped, result.step, m ? `round ${round}, score ${m['objective/scores'].toFixed(3)}, KL ${m['objective/kl'].toFixed(3)}` : '');
+    this.finish('ppo', result.stopped, result.steps, m ? `round ${round}, score ${m['objective/scores'].toFixed(3)}, KL ${m['objective/kl'].toFixed(3)}` : '');
   }
 
   /** Forget the PPO rounds: the policy is the SFT model again (a paused PPO run is dropped), and the next PPO run is round 1. */

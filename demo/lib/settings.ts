@@ -3,7 +3,7 @@
  * an edited config (unknown keys and wrong types are errors that say which).
  */
 import { z } from 'zod';
-import { PIPELINE_PRESETS, PPO_DEFAULTS, PRESETS, ppoSettingsSchema, preset, trainingSettingsSchema, type PipelineSettings } from '../../src/index.ts';
+import { PIPELINE_PRESETS, PPO_DEFAULTS, PRESETS, ppoSettingsSchema, preset, rewardStage, trainedStageSchema, type PipelineSettings } from '../../src/index.ts';
 
 export const STAGES = ['pretrain', 'sft', 'reward', 'ppo'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -16,15 +16,15 @@ export const STAGE_TITLES: Record<StageName, string> = {
 };
 
 const positiveInt = z.number().int().positive();
-/** The training settings the page offers, as the core declares them; the others keep TRAINING_DEFAULTS. */
-const training = trainingSettingsSchema.pick({ steps: true, lr: true, warmup: true, seed: true, batchSize: true, seqLen: true, evalEvery: true }).shape;
+/** The training settings the page offers, as the core's stages declare them; the others keep their defaults (TRAINED_STAGE_DEFAULTS). */
+const training = trainedStageSchema.pick({ steps: true, lr: true, warmup: true, seed: true, batchSize: true, seqLen: true, evalEvery: true, lrSchedule: true }).shape;
 
 /** Shared by every stage: how long, how fast, and how often to look. */
 const common = {
   steps: training.steps,
   lr: training.lr,
   warmup: training.warmup,
-  schedule: trainingSettingsSchema.shape.lrSchedule,
+  schedule: training.lrSchedule,
   seed: training.seed,
   /** time every dispatch of one step in this many (the Shader timings tab) */
   profileEvery: positiveInt,
@@ -47,8 +47,8 @@ const rewardSchema = z.strictObject({
   ...common,
   /** responses per batch (a ranking of K takes K) */
   batchSize: training.batchSize,
-  /** share of the ranked prompts held out for eval_accuracy */
-  evalFraction: z.number().gt(0).lt(1),
+  /** share of the ranked prompts held out for eval_accuracy (the page always holds some out) */
+  evalFraction: rewardStage.schema.shape.evalFraction.gt(0),
   evalEvery: training.evalEvery,
 });
 

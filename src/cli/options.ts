@@ -6,25 +6,17 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { z } from 'zod';
-import type { AdamWConfig } from '../train/adamw.ts';
-import type { StageCadence } from '../train/loop.ts';
-import { OPTIMIZER_SETTINGS, TRAINING_DEFAULTS, trainingSettingsSchema } from '../train/training-settings.ts';
+import { trainedStageSchema, type TrainedStageSettings } from '../stages/stage.ts';
 
-/** The optimizer and learning-rate options every training command shares. */
-export const optimizerOptionsShape = trainingSettingsSchema.pick(OPTIMIZER_SETTINGS).shape;
-
-/** The merged options of a training command, in camelCase: the training settings and where the data and the run are. */
+/** The merged options of a training command, in camelCase: a trained stage's settings and where the data and the run are. */
 export const trainingOptionsSchema = z.strictObject({
-  ...trainingSettingsSchema.shape,
+  ...trainedStageSchema.shape,
   out: z.string().min(1),
   init: z.string().min(1).optional(),
   model: z.string().min(1),
   tokenizer: z.enum(['bytes', 'gpt2']).optional(),
   data: z.string().min(1),
-  shuffle: z.boolean(),
   evalData: z.string().min(1).optional(),
-  evalFraction: z.number().min(0).lt(1),
-  evalBatches: z.number().int().positive(),
   resume: z.boolean(),
 });
 
@@ -36,17 +28,8 @@ export function number(value: string): number {
   return n;
 }
 
-/** Adds the optimizer and learning-rate flags (OPTIMIZER_SETTINGS) with a command's defaults. */
-export function addOptimizerOptions(
-  cmd: Command,
-  defaults: { lr: number; lrHelp?: string; lrSchedule: 'constant' | 'cosine'; weightDecay: number },
-): Command {
-  const { lrHelp, ...values } = defaults;
-  return addSchemaOptions(cmd, trainingSettingsSchema.pick(OPTIMIZER_SETTINGS), { ...TRAINING_DEFAULTS, ...values }, lrHelp ? { lr: lrHelp } : {});
-}
-
-/** Adds the common training flags, with their defaults (TRAINING_DEFAULTS but a command's own length, learning rate and run directory), to a command. */
-export function addTrainingOptions(cmd: Command, defaults: { out: string; steps: number; lr: number }): Command {
+/** Adds the common training flags, with their defaults (a stage's `defaults` but its own run directory), to a command. */
+export function addTrainingOptions(cmd: Command, defaults: TrainedStageSettings & { out: string }): Command {
   cmd
     .option('--config <file>', 'JSON file whose keys are any of these options (flags win over it)')
     .option('--out <dir>', 'run directory to write (checkpoints, metrics.jsonl, run_config.json)', defaults.out)
@@ -54,12 +37,12 @@ export function addTrainingOptions(cmd: Command, defaults: { out: string; steps:
     .option('--model <preset>', 'model preset when not --init: tiny, small, mid, gpt2, gpt2-medium', 'tiny')
     .addOption(new Option('--tokenizer <name>', 'tokenizer (default: the one --init records, else bytes)').choices(['bytes', 'gpt2']))
     .option('--data <path>', 'training data');
-  addSchemaOptions(cmd, trainingSettingsSchema, { ...TRAINING_DEFAULTS, steps: defaults.steps, lr: defaults.lr });
+  addSchemaOptions(cmd, trainedStageSchema, defaults, {
+    shuffle: 'deterministic batches in file order (the llm.c rule)',
+    evalFraction: 'share of --data held out when there is no --eval-data (0 = none)',
+  });
   return cmd
-    .option('--no-shuffle', 'deterministic batches in file order (the llm.c rule)')
     .option('--eval-data <path>', 'held-out data (default: a seeded split of --data)')
-    .option('--eval-fraction <x>', 'share of --data held out when there is no --eval-data (0 = none)', number, 0.1)
-    .option('--eval-batches <n>', 'batches per evaluation', number, 4)
     .option('--resume', 'continue the run in --out from its last checkpoint', false);
 }
 
@@ -78,7 +61,7 @@ const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}
  * key, with the schema's description as help (or `help`'s, for a command
  * that says more) and `defaults`' value as default (null: none, e.g. no
  * adaptive KL control). Numbers parse as numbers, enums offer their
- * choices, booleans are switches; the schema checks the values when the
+ * choices, booleans are switches (--no-<key> for one on by default); the schema checks the values when the
  * command resolves them (resolveOptions).
  */
 export function addSchemaOptions<S extends z.ZodObject>(cmd: Command, schema: S, defaults: z.infer<S>, help: Partial<Record<string, string>> = {}): Command {
@@ -93,13 +76,14 @@ export function addSchemaOptions<S extends z.ZodObject>(cmd: Command, schema: S,
     const text = help[key] ?? property.description ?? '';
     const fallback = (defaults as Record<string, unknown>)[key];
     let option: Option;
-    if (type === 'boolean') option = new Option(`--${kebab(key)}`, text);
+    // A switch that is on by default is turned off: --no-shuffle.
+    if (type === 'boolean') option = new Option(`--${fallback === true ? 'no-' : ''}${kebab(key)}`, text);
     else if (choices) option = new Option(`--${kebab(key)} <name>`, text).choices(choices);
     else if (type === 'number' || type === 'integer') option = new Option(`--${kebab(key)} <${type === 'integer' ? 'n' : 'x'}>`, text).argParser(number);
     else option = new Option(`--${kebab(key)} <value>`, text);
     // An unset nullable setting is null (what the schema and the core expect), shown as "none" in the help.
     if (fallback === null || (fallback === undefined && nullable)) option.default(null, 'none');
-    else if (fallback !== undefined) option.default(fallback);
+    else if (fallback !== undefined && option.long !== `--no-${kebab(key)}`) option.default(fallback);
     cmd.addOption(option);
   }
   return cmd;
@@ -141,20 +125,3 @@ export function resolveOptions<S extends z.ZodObject>(cmd: Command, schema: S): 
   return parsed.data;
 }
 
-/** A training command's cadence and optimizer, as a stage run takes them. */
-export function stageCadence(o: TrainingOptions): StageCadence {
-  return {
-    steps: o.steps,
-    optimizer: optimizerConfig(o),
-    schedule: o.lrSchedule,
-    warmup: o.warmup,
-    logEvery: o.logEvery,
-    evalEvery: o.evalEvery,
-    saveEvery: o.saveEvery,
-  };
-}
-
-/** The AdamW settings of the merged options. */
-export function optimizerConfig(o: Pick<TrainingOptions, 'lr' | 'beta1' | 'beta2' | 'eps' | 'weightDecay' | 'gradClip'>): AdamWConfig {
-  return { lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, gradClip: o.gradClip };
-}

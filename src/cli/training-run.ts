@@ -9,14 +9,14 @@ import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { withCommandRun } from './command-run.ts';
 import type { Gpu } from '../gpu/gpu.ts';
-import type { OptimizerState } from '../io/checkpoint.ts';
 import { preset } from '../model/config.ts';
 import { planBatch } from '../model/activations.ts';
 import { initParameters } from '../model/params.ts';
 import type { Weights } from '../model/weights.ts';
 import { createTokenizer, type Tokenizer } from '../tokenizer/index.ts';
 import { resolveTokenizer, resumedTokenizer } from './tokenizer-choice.ts';
-import { NonFiniteLossError, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
+import type { StageOutcome, TrainedStageHooks, TrainedSummary } from '../stages/stage.ts';
+import { NonFiniteLossError } from '../train/loop.ts';
 import { trainingOptionsSchema, type TrainingOptions } from './options.ts';
 import {
   appendMetrics,
@@ -31,18 +31,11 @@ import {
   type ResumeState,
 } from './run-dir.ts';
 
-export interface StageHooks {
-  onStep(m: StepMetrics): void;
-  onLog(m: StepMetrics): void;
-  onEval(step: number, metrics: Record<string, number>): void;
-  save(step: number, weights: Weights, optimizer: OptimizerState): void;
-  shouldStop(): boolean;
-}
-
 export interface PreparedStage {
   /** lines to print before training */
   report: string[];
-  run(gpu: Gpu, hooks: StageHooks): Promise<TrainLoopResult>;
+  /** the stage's run (stage.ts) on the prepared data */
+  run(gpu: Gpu, hooks: Required<TrainedStageHooks>): Promise<StageOutcome<TrainedSummary>>;
 }
 
 export async function runTrainingCommand(
@@ -111,7 +104,7 @@ export async function runTrainingCommand(
     async ({ gpu, shouldStop, progress: startProgress }) => {
       const progress = startProgress(stage, opts.steps, resume?.trainer.step ?? 0);
       try {
-        const result = await prepared.run(gpu, {
+        const { summary: result } = await prepared.run(gpu, {
           onStep: (m) => progress.update(m.step, { loss: m.loss, tokensPerSecond: m.tokens_per_second }),
           onLog: (m) => {
             appendMetrics(out, { stage, ...m });
@@ -134,10 +127,10 @@ export async function runTrainingCommand(
         });
         progress.stop();
         if (result.stopped) {
-          console.log(`${stage}: stopped at step ${result.step}; checkpoint saved in ${out} (continue with --resume)`);
+          console.log(`${stage}: stopped at step ${result.steps}; checkpoint saved in ${out} (continue with --resume)`);
           process.exitCode = 130;
         } else {
-          console.log(`${stage}: done, ${result.step} steps, final loss ${result.lastLoss.toFixed(4)}; wrote ${out}`);
+          console.log(`${stage}: done, ${result.steps} steps, final loss ${result.loss.toFixed(4)}; wrote ${out}`);
         }
       } catch (e) {
         progress.stop();

@@ -3,14 +3,24 @@
  * both, their reward-model scores, the policy's win rate (ties count half),
  * the policy's KL to a reference, response lengths, and the samples.
  */
+import { z } from 'zod';
 import type { Gpu } from '../gpu/gpu.ts';
 import { Recorder } from '../gpu/recorder.ts';
 import { tokenLogprobs } from '../kernels/ppo.ts';
 import { Generator } from '../model/generate.ts';
 import { GPT } from '../model/gpt.ts';
 import { RewardModel } from '../model/reward-model.ts';
+import { SAMPLING_DEFAULTS, samplingSettingsSchema } from '../model/sampling-settings.ts';
 import { headOf, type Weights } from '../model/weights.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
+import type { StageOutcome } from './stage.ts';
+
+/** The evaluation stage's settings (the stage contract: stage.ts): how both policies sample, picked from samplingSettingsSchema. */
+export const schema = samplingSettingsSchema.pick({ maxNewTokens: true, temperature: true, topK: true, topP: true, seed: true }).extend({
+  batchSize: z.number().int().positive().describe('prompts each policy answers at once'),
+});
+export type Settings = z.infer<typeof schema>;
+export const defaults: Settings = { ...SAMPLING_DEFAULTS, maxNewTokens: 32, temperature: 0.7, batchSize: 8 };
 
 export interface ComparisonSample {
   prompt: string;
@@ -41,72 +51,79 @@ export interface ComparisonReport {
   samples: ComparisonSample[];
 }
 
-export interface CompareOptions {
-  gpu: Gpu;
-  policy: Weights;
+/** What evaluation works on that is not a setting: the policy is `from`. */
+export interface EvaluateInput {
   baseline: Weights;
+  /** the KL reference */
   reference: Weights;
   /** the reward model: its head is required */
   reward: Weights;
   tokenizer: Tokenizer;
-  prompts: string[];
-  maxNewTokens: number;
-  temperature: number;
-  topK: number;
-  topP: number;
-  seed: number;
-  batchSize: number;
-  /** called after each batch of prompts */
-  onProgress?(done: number): void;
+  prompts: readonly string[];
   /** a gold judge (the built-in task's labeler): a score for a response to a prompt */
   judge?: (prompt: string, response: string) => number;
 }
 
-export async function comparePolicies(o: CompareOptions): Promise<ComparisonReport> {
-  const context = Math.min(...[o.policy, o.baseline, o.reference, o.reward].map((w) => w.config.nPositions));
-  if (o.maxNewTokens >= context) throw new Error(`${o.maxNewTokens} new tokens leave no room for a prompt in a context of ${context}`);
-  const all = o.prompts.map((text) => ({ text, ids: o.tokenizer.encode(text) }));
-  const kept = all.filter((p) => p.ids.length > 0 && p.ids.length + o.maxNewTokens <= context);
-  if (kept.length === 0) throw new Error(`no prompt fits a context of ${context} with ${o.maxNewTokens} new tokens`);
+export interface EvaluateHooks {
+  /** called after each batch of prompts */
+  onProgress?(done: number): void;
+}
+
+/**
+ * Compares `from` (the policy) with the baseline on the prompts. Trains
+ * nothing: the outcome's weights are `from`.
+ */
+export async function run(
+  gpu: Gpu,
+  from: Weights,
+  settings: Settings,
+  input: EvaluateInput,
+  hooks: EvaluateHooks = {},
+): Promise<StageOutcome<ComparisonReport>> {
+  const context = Math.min(...[from, input.baseline, input.reference, input.reward].map((w) => w.config.nPositions));
+  if (settings.maxNewTokens >= context) throw new Error(`${settings.maxNewTokens} new tokens leave no room for a prompt in a context of ${context}`);
+  const all = input.prompts.map((text) => ({ text, ids: input.tokenizer.encode(text) }));
+  const kept = all.filter((p) => p.ids.length > 0 && p.ids.length + settings.maxNewTokens <= context);
+  if (kept.length === 0) throw new Error(`no prompt fits a context of ${context} with ${settings.maxNewTokens} new tokens`);
   const encoded = kept.map((p) => p.ids);
   const texts = kept.map((p) => p.text);
   const longest = Math.max(...encoded.map((e) => e.length));
-  const T = longest + o.maxNewTokens;
-  const B = Math.min(o.batchSize, encoded.length);
-  const rewardHead = headOf(o.reward, 'the reward model');
+  const T = longest + settings.maxNewTokens;
+  const B = Math.min(settings.batchSize, encoded.length);
+  const rewardHead = headOf(input.reward, 'the reward model');
   const load = (w: Weights, batch: number, seqLen: number) => {
-    const m = new GPT(o.gpu, w.config, batch, seqLen);
+    const m = new GPT(gpu, w.config, batch, seqLen);
     m.setParameters(w.params);
     return m;
   };
-  const policy = load(o.policy, 1, 1);
-  const baseline = load(o.baseline, 1, 1);
+  const policy = load(from, 1, 1);
+  const baseline = load(input.baseline, 1, 1);
   const policyGen = new Generator(policy, { maxBatch: B, maxLength: T });
   const baselineGen = new Generator(baseline, { maxBatch: B, maxLength: T });
   // The policy itself and the reference score the policy's tokens, at the sampling temperature.
-  const policyFull = new GPT(o.gpu, o.policy.config, B, T, { shareParametersWith: policy });
-  const reference = load(o.reference, B, T);
-  const rm = new RewardModel(o.gpu, o.reward.config, B, T);
-  rm.setParameters(o.reward.params, rewardHead);
-  const logp = o.gpu.createBuffer('eval.logp', B * T * 4);
-  const entropy = o.gpu.createBuffer('eval.entropy', B * T * 4);
-  const targets = o.gpu.createBuffer('eval.targets', B * T * 4);
-  const invTemp = 1 / (o.temperature + 1e-7);
-  const eos = o.tokenizer.eosId;
+  const policyFull = new GPT(gpu, from.config, B, T, { shareParametersWith: policy });
+  const reference = load(input.reference, B, T);
+  const rm = new RewardModel(gpu, input.reward.config, B, T);
+  rm.setParameters(input.reward.params, rewardHead);
+  const logp = gpu.createBuffer('eval.logp', B * T * 4);
+  const entropy = gpu.createBuffer('eval.entropy', B * T * 4);
+  const targets = gpu.createBuffer('eval.targets', B * T * 4);
+  const invTemp = 1 / (settings.temperature + 1e-7);
+  const eos = input.tokenizer.eosId;
 
   const logprobsOf = async (model: GPT, tokens: Int32Array): Promise<Float32Array> => {
     const next = new Int32Array(B * T).fill(eos);
     next.set(tokens.subarray(1));
-    o.gpu.write(targets, next);
+    gpu.write(targets, next);
     model.uploadTokens(tokens);
-    const rec = new Recorder(o.gpu);
+    const rec = new Recorder(gpu);
     for (let k = 0; k < model.plan.microBatches; k++) {
       model.recordWithLogitsHead(rec, k, false, (r, logits, firstRow, rows) =>
         tokenLogprobs(r, logp, entropy, logits, targets, { R: rows, V: model.config.vocabSize, rowOffset: firstRow, invTemp }),
       );
     }
     rec.submit();
-    return o.gpu.readF32(logp, 0, B * T);
+    return gpu.readF32(logp, 0, B * T);
   };
 
   const samples: ComparisonSample[] = [];
@@ -121,13 +138,13 @@ export async function comparePolicies(o: CompareOptions): Promise<ComparisonRepo
       const prompts = idx.map((i) => encoded[i]!);
       // vocabLimit: a padded vocabulary's ids beyond the tokenizer's are never sampled.
       const opts = {
-        maxNewTokens: o.maxNewTokens,
-        temperature: o.temperature,
-        topK: o.topK,
-        topP: o.topP,
-        seed: o.seed + first,
+        maxNewTokens: settings.maxNewTokens,
+        temperature: settings.temperature,
+        topK: settings.topK,
+        topP: settings.topP,
+        seed: settings.seed + first,
         eosId: eos,
-        vocabLimit: o.tokenizer.vocabSize,
+        vocabLimit: input.tokenizer.vocabSize,
       };
       const a = await policyGen.generate(prompts, opts);
       const b = await baselineGen.generate(prompts, opts);
@@ -155,20 +172,20 @@ export async function comparePolicies(o: CompareOptions): Promise<ComparisonRepo
         policyLength += a.responses[i]!.length;
         baselineLength += b.responses[i]!.length;
         const prompt = texts[first + i]!;
-        const policyText = o.tokenizer.decode(a.responses[i]!);
-        const baselineText = o.tokenizer.decode(b.responses[i]!);
+        const policyText = input.tokenizer.decode(a.responses[i]!);
+        const baselineText = input.tokenizer.decode(b.responses[i]!);
         samples.push({
           prompt,
           policy: policyText,
           baseline: baselineText,
-          ...(o.judge ? { policy_gold: o.judge(prompt, policyText), baseline_gold: o.judge(prompt, baselineText) } : {}),
+          ...(input.judge ? { policy_gold: input.judge(prompt, policyText), baseline_gold: input.judge(prompt, baselineText) } : {}),
           policy_score: scoreA[i]!,
           baseline_score: scoreB[i]!,
           policy_finished: a.finished[i]!,
           baseline_finished: b.finished[i]!,
         });
       }
-      o.onProgress?.(Math.min(first + B, encoded.length));
+      hooks.onProgress?.(Math.min(first + B, encoded.length));
     }
   } finally {
     for (const x of [logp, entropy, targets]) x.destroy();
@@ -182,7 +199,7 @@ export async function comparePolicies(o: CompareOptions): Promise<ComparisonRepo
   }
   const n = samples.length;
   const mean = (f: (s: ComparisonSample) => number) => samples.reduce((acc, s) => acc + f(s), 0) / n;
-  return {
+  const summary: ComparisonReport = {
     prompts: n,
     policy_score: mean((s) => s.policy_score),
     baseline_score: mean((s) => s.baseline_score),
@@ -191,7 +208,7 @@ export async function comparePolicies(o: CompareOptions): Promise<ComparisonRepo
     policy_length: policyLength / n,
     baseline_length: baselineLength / n,
     skipped: all.length - kept.length,
-    ...(o.judge
+    ...(input.judge
       ? {
           gold: {
             policy_score: mean((s) => s.policy_gold!),
@@ -202,4 +219,5 @@ export async function comparePolicies(o: CompareOptions): Promise<ComparisonRepo
       : {}),
     samples,
   };
+  return { weights: from, summary };
 }

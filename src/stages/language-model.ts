@@ -1,39 +1,25 @@
 /**
  * The stage pretraining and SFT share: train a GPT on next-token batches
  * (their loss weights decide what counts), evaluate held-out loss, and hand
- * checkpoints to whoever saves them. The stages differ only in their batches.
+ * checkpoints to whoever saves them. The stages differ only in their batches
+ * and their settings (pretrain.ts, sft.ts).
  */
 import type { Gpu } from '../gpu/gpu.ts';
 import type { OptimizerState } from '../io/checkpoint.ts';
-import type { GPTConfig } from '../model/config.ts';
+import type { Weights } from '../model/weights.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 import { GPT, type Batch } from '../model/gpt.ts';
 import { AdamW } from '../train/adamw.ts';
-import { languageModelTrainer, loopConfigOf, trainWithCheckpoints, type SaveCheckpoint, type StageCadence, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
+import { languageModelTrainer, loopConfigOf, trainWithCheckpoints } from '../train/loop.ts';
+import type { TrainingSettings } from '../train/training-settings.ts';
+import { cadenceOf, runTrained, type StageOutcome, type TrainedStageHooks, type TrainedSummary } from './stage.ts';
 
-export interface LanguageModelRun extends StageCadence {
-  gpu: Gpu;
-  config: GPTConfig;
-  params: ReadonlyMap<string, Float32Array>;
+/** What a language-model stage works on that is not a setting. */
+export interface LanguageModelInput {
+  /** the batches (prepared by buildPretrainData or buildSftData) */
+  data: StageData;
   /** a resumed run's optimizer state; its step is where the run continues */
   optimizerState?: OptimizerState;
-  /** sequences per micro-batch, micro-batches per step, tokens per sequence */
-  batchSize: number;
-  gradAccum: number;
-  seqLen: number;
-  /** the batch of step k, of batchSize·gradAccum sequences */
-  batch(step: number): Batch;
-  /** held-out batches of batchSize sequences (empty: no evaluation) */
-  evalBatches: readonly Batch[];
-}
-
-export interface LanguageModelHooks {
-  onStep?(m: StepMetrics): void;
-  onLog?(m: StepMetrics): void | Promise<void>;
-  onEval?(step: number, metrics: { eval_loss: number }): void | Promise<void>;
-  /** weights and optimizer state to persist at `step` */
-  save?: SaveCheckpoint;
-  shouldStop?(): boolean;
 }
 
 /** Mean loss over batches, forward only. */
@@ -43,25 +29,40 @@ export async function meanLoss(model: GPT, batches: readonly Batch[]): Promise<n
   return sum / batches.length;
 }
 
-export async function runLanguageModel(run: LanguageModelRun, hooks: LanguageModelHooks = {}): Promise<TrainLoopResult> {
-  const { gpu, config } = run;
-  const model = new GPT(gpu, config, run.batchSize * run.gradAccum, run.seqLen, { microBatchSize: run.batchSize });
-  const evalModel = run.evalBatches.length > 0 ? new GPT(gpu, config, run.batchSize, run.seqLen, { shareParametersWith: model }) : null;
-  const optimizer = new AdamW(gpu, model.params, run.optimizer);
+/**
+ * The `run` of pretraining and SFT (the stage contract, stage.ts): train
+ * `from` on the data's batches of batchSize·gradAccum sequences, held-out
+ * loss every evalEvery steps, checkpoints through hooks.save.
+ */
+export async function runLanguageModel(
+  gpu: Gpu,
+  from: Weights,
+  settings: TrainingSettings,
+  input: LanguageModelInput,
+  hooks: TrainedStageHooks = {},
+): Promise<StageOutcome<TrainedSummary>> {
+  const { config } = from;
+  const { data } = input;
+  const model = new GPT(gpu, config, settings.batchSize * settings.gradAccum, settings.seqLen, { microBatchSize: settings.batchSize });
+  const evalModel = data.evalBatches.length > 0 ? new GPT(gpu, config, settings.batchSize, settings.seqLen, { shareParametersWith: model }) : null;
+  const cadence = cadenceOf(settings);
+  const optimizer = new AdamW(gpu, model.params, cadence.optimizer);
   try {
-    model.setParameters(run.params);
-    if (run.optimizerState) optimizer.setState(run.optimizerState);
-    return await trainWithCheckpoints(
-      languageModelTrainer(model, optimizer, run.batch),
-      loopConfigOf(run),
-      {
-        onStep: hooks.onStep,
-        onLog: hooks.onLog,
-        evaluate: evalModel ? async () => ({ eval_loss: await meanLoss(evalModel, run.evalBatches) }) : undefined,
-        onEval: hooks.onEval ? (step, m) => hooks.onEval!(step, m as { eval_loss: number }) : undefined,
-        shouldStop: hooks.shouldStop,
-      },
-      { weights: async () => ({ config, params: await model.getParameters() }), optimizer, save: hooks.save },
+    model.setParameters(from.params);
+    if (input.optimizerState) optimizer.setState(input.optimizerState);
+    return await runTrained(from, hooks, (h) =>
+      trainWithCheckpoints(
+        languageModelTrainer(model, optimizer, data.batch),
+        loopConfigOf(cadence),
+        {
+          onStep: h.onStep,
+          onLog: h.onLog,
+          evaluate: evalModel ? async () => ({ eval_loss: await meanLoss(evalModel, data.evalBatches) }) : undefined,
+          onEval: h.onEval,
+          shouldStop: h.shouldStop,
+        },
+        { weights: async () => ({ config, params: await model.getParameters() }), optimizer, save: h.save },
+      ),
     );
   } finally {
     optimizer.destroy();

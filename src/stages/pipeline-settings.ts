@@ -1,14 +1,15 @@
 /**
  * What a pipeline run is told (one zod schema, PPO's part picked from the
- * core's PPO settings) and its two presets: `cpu`, the default run, and `gpu`.
+ * core's PPO settings, the rankings' and evaluation's from their stages'
+ * schemas) and its two presets: `cpu`, the default run, and `gpu`.
  */
 import { z } from 'zod';
-import { samplingSettingsSchema } from '../model/sampling-settings.ts';
 import { ppoSettingsSchema } from '../train/ppo-settings.ts';
 import { trainingSettingsSchema } from '../train/training-settings.ts';
+import { schema as evaluateSchema } from './evaluate.ts';
+import { schema as rankingsSchema } from './rankings.ts';
 
 const positiveInt = z.number().int().positive();
-const positive = z.number().positive();
 /** How long and how fast a trained stage of the pipeline runs (its schedule, AdamW and cadence are the pipeline's own). */
 const training = trainingSettingsSchema.pick({ steps: true, batchSize: true, lr: true, warmup: true }).shape;
 const seqLen = trainingSettingsSchema.shape.seqLen;
@@ -16,7 +17,7 @@ export type StageTraining = z.infer<z.ZodObject<typeof training>>;
 
 /**
  * What a pipeline run is told, every setting declared once (PPO's come from
- * ppoSettingsSchema). The presets are checked against it, and a --config
+ * ppoSettingsSchema, the rankings' and eval's from their stages). The presets are checked against it, and a --config
  * file may override any part of a preset, nothing else.
  */
 export const pipelineSettingsSchema = z.strictObject({
@@ -34,11 +35,10 @@ export const pipelineSettingsSchema = z.strictObject({
    * (SFT in round 1), and in later rounds `sftSamples` more from SFT, ranked together
    */
   rankings: z.strictObject({
-    samples: z.number().int().min(2),
+    samples: rankingsSchema.shape.samples,
     sftSamples: z.number().int().nonnegative(),
-    // Responses to rank must differ: no greedy decoding.
-    temperature: positive,
-    maxNewTokens: samplingSettingsSchema.shape.maxNewTokens,
+    temperature: rankingsSchema.shape.temperature,
+    maxNewTokens: rankingsSchema.shape.maxNewTokens,
   }),
   /** each round's steps; batchSize counts responses; evalFraction of each round's ranked prompts is held out */
   reward: z.strictObject({ ...training, evalFraction: z.number().gt(0).lt(1) }),
@@ -60,7 +60,7 @@ export const pipelineSettingsSchema = z.strictObject({
     })
     .strict(),
   /** both policies sample at `temperature` */
-  eval: samplingSettingsSchema.pick({ temperature: true, maxNewTokens: true }).extend({ batchSize: positiveInt }).strict(),
+  eval: z.strictObject({ temperature: evaluateSchema.shape.temperature, maxNewTokens: evaluateSchema.shape.maxNewTokens, batchSize: evaluateSchema.shape.batchSize }),
 });
 
 export type PipelineSettings = z.infer<typeof pipelineSettingsSchema>;

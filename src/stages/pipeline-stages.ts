@@ -14,17 +14,20 @@ import { epochPermutation } from '../data/permutation.ts';
 import { goldJudge, goldRankingRecord } from '../task/labeler.ts';
 import { parseTaskPrompt } from '../task/datasets.ts';
 import type { BytesTokenizer } from '../tokenizer/bytes.ts';
-import { ADAMW_DEFAULTS, type AdamWConfig } from '../train/adamw.ts';
+import { ADAMW_DEFAULTS } from '../train/adamw.ts';
 import type { StepMetrics } from '../train/loop.ts';
-import type { PpoMetrics, PpoTrainer } from '../train/ppo-trainer.ts';
-import { PPO_DEFAULTS, ppoSettingsSchema } from '../train/ppo-settings.ts';
-import { comparePolicies, type ComparisonReport } from './evaluate.ts';
-import { runLanguageModel } from './language-model.ts';
+import type { PpoTrainer } from '../train/ppo-trainer.ts';
+import * as evaluateStage from './evaluate.ts';
+import type { ComparisonReport } from './evaluate.ts';
+import type { StageData } from './language-model.ts';
+import * as pretrainStage from './pretrain.ts';
+import * as sftStage from './sft.ts';
+import * as rewardStage from './reward.ts';
+import { DATA_DEFAULTS, TRAINED_STAGE_DEFAULTS, type StageOutcome, type TrainedStageSettings } from './stage.ts';
 import type { PipelineSettings, StageTraining } from './pipeline-settings.ts';
-import { runPpo, type PpoPrompts } from './ppo.ts';
-import type { buildPretrainData } from './pretrain.ts';
-import { sampleRankings } from './rankings.ts';
-import { buildRewardData, runRewardModel } from './reward.ts';
+import * as ppoStage from './ppo.ts';
+import type { PpoPrompts } from './ppo.ts';
+import * as rankingsStage from './rankings.ts';
 
 export const PIPELINE_STAGES = ['pretrain', 'sft', 'rankings', 'reward', 'ppo', 'eval'] as const;
 export type PipelineStage = (typeof PIPELINE_STAGES)[number];
@@ -76,17 +79,22 @@ export interface PipelineRun {
 /** Seconds since a performance.now() reading. */
 export const seconds = (since: number) => (performance.now() - since) / 1000;
 
-function optimizer(lr: number, weightDecay = ADAMW_DEFAULTS.weightDecay): AdamWConfig {
-  return { ...ADAMW_DEFAULTS, lr, weightDecay };
-}
-
-/** The loop settings every supervised stage (pretrain, SFT, reward model) shares: cosine schedule, 50 log lines, 5 evaluations, weights kept in memory. */
-function supervisedLoop(t: StageTraining) {
+/**
+ * A supervised stage's settings (pretrain, SFT, reward model): its section
+ * over the stage defaults, a cosine schedule, 50 log lines, 5 evaluations,
+ * and no checkpoint but the final weights, which the stage returns.
+ */
+function supervisedSettings(run: PipelineRun, t: StageTraining, seqLen: number): TrainedStageSettings {
   return {
+    ...TRAINED_STAGE_DEFAULTS,
     steps: t.steps,
-    optimizer: optimizer(t.lr),
-    schedule: 'cosine' as const,
+    batchSize: t.batchSize,
+    seqLen,
+    gradAccum: 1,
+    lr: t.lr,
+    lrSchedule: 'cosine',
     warmup: t.warmup,
+    seed: run.settings.seed,
     logEvery: Math.max(1, Math.floor(t.steps / 50)),
     evalEvery: Math.max(1, Math.floor(t.steps / 5)),
     saveEvery: 0,
@@ -94,7 +102,7 @@ function supervisedLoop(t: StageTraining) {
 }
 
 /** The data settings every supervised stage's data shares. */
-export const commonData = (run: PipelineRun) => ({ tokenizer: run.tokenizer, evalFraction: 0.1, shuffle: true, seed: run.settings.seed });
+export const commonData = (run: PipelineRun) => ({ tokenizer: run.tokenizer, ...DATA_DEFAULTS, gradAccum: 1, seed: run.settings.seed });
 
 function stopIfAsked(run: PipelineRun, stage: PipelineStage, round = 0): void {
   if (run.hooks.shouldStop?.()) throw new PipelineStopped(stage, round);
@@ -111,51 +119,25 @@ function logged(run: PipelineRun, stage: PipelineStage, round: number) {
   };
 }
 
-export interface StageResult {
-  weights: Weights;
-  summary: StageSummary;
-}
+export type StageResult = StageOutcome<StageSummary>;
 
 /** Pretraining or SFT: train, keep the final weights and metrics. */
 export async function trainLanguageModel(
   run: PipelineRun,
   stage: 'pretrain' | 'sft',
   start: Weights,
-  built: ReturnType<typeof buildPretrainData>,
+  built: StageData,
 ): Promise<StageResult> {
   const t = run.settings[stage];
   const begun = performance.now();
   run.hooks.onStageStart?.(stage, 0, t.steps, built.report);
-  let final = start;
-  let evalLoss = NaN;
-  const log = logged(run, stage, 0);
-  const result = await runLanguageModel(
-    {
-      gpu: run.gpu,
-      config: run.config,
-      params: start.params,
-      batchSize: t.batchSize,
-      gradAccum: 1,
-      seqLen: t.seqLen,
-      ...supervisedLoop(t),
-      batch: built.batch,
-      evalBatches: built.evalBatches,
-    },
-    {
-      ...log,
-      onEval: (step, m) => {
-        evalLoss = m.eval_loss;
-        log.onEval(step, m);
-      },
-      save: (_step, weights) => {
-        final = weights;
-      },
-    },
-  );
+  const settings = supervisedSettings(run, t, t.seqLen);
+  const trained = await (stage === 'pretrain' ? pretrainStage : sftStage).run(run.gpu, start, settings, { data: built }, logged(run, stage, 0));
   stopIfAsked(run, stage);
-  const summary = { seconds: seconds(begun), steps: result.step, loss: result.lastLoss, eval_loss: evalLoss };
-  await run.hooks.onStageEnd?.(stage, 0, summary, final);
-  return { weights: final, summary };
+  const { summary: s, weights } = trained;
+  const summary = { seconds: seconds(begun), steps: s.steps, loss: s.loss, eval_loss: s.lastEval.eval_loss ?? NaN };
+  await run.hooks.onStageEnd?.(stage, 0, summary, weights);
+  return { weights, summary };
 }
 
 /** Every ranking so far: those the reward model trains on, and all of them (held-out ones too). */
@@ -179,27 +161,25 @@ export async function rankRound(
 ): Promise<{ heldOut: string[]; summary: StageSummary }> {
   const { settings: s, hooks } = run;
   const begun = performance.now();
-  const sources = [
-    { weights: policies.policy, samples: s.rankings.samples },
-    ...(round > 1 && s.rankings.sftSamples > 0 ? [{ weights: policies.sft, samples: s.rankings.sftSamples }] : []),
-  ];
-  const who = round === 1 ? 'the SFT policy' : `round ${round - 1}'s policy${sources.length > 1 ? ` and ${s.rankings.sftSamples} from SFT` : ''}`;
+  // After `policies.policy`, SFT answers too in later rounds.
+  const others = round > 1 && s.rankings.sftSamples > 0 ? [{ weights: policies.sft, samples: s.rankings.sftSamples }] : [];
+  const who = round === 1 ? 'the SFT policy' : `round ${round - 1}'s policy${others.length > 0 ? ` and ${s.rankings.sftSamples} from SFT` : ''}`;
   hooks.onStageStart?.('rankings', round, prompts.length, [`${prompts.length} prompts, ${s.rankings.samples} responses each from ${who}, ranked by the gold labeler`]);
-  const ranked = await sampleRankings({
-    gpu: run.gpu,
-    tokenizer: run.tokenizer,
-    prompts,
-    sources,
-    temperature: s.rankings.temperature,
-    maxNewTokens: s.rankings.maxNewTokens,
-    seed: s.seed + (round - 1) * 1009,
-    rank: (prompt, responses) => goldRankingRecord(parseTaskPrompt(prompt)!, prompt, responses),
-    score: goldJudge,
-    onProgress: (done) => hooks.onStep?.('rankings', round, done, {}),
-    shouldStop: hooks.shouldStop,
-  });
+  const ranked = await rankingsStage.run(
+    run.gpu,
+    policies.policy,
+    { samples: s.rankings.samples, temperature: s.rankings.temperature, maxNewTokens: s.rankings.maxNewTokens, seed: s.seed + (round - 1) * 1009 },
+    {
+      tokenizer: run.tokenizer,
+      prompts,
+      others,
+      rank: (prompt, responses) => goldRankingRecord(parseTaskPrompt(prompt)!, prompt, responses),
+      score: goldJudge,
+    },
+    { onProgress: (done) => hooks.onStep?.('rankings', round, done, {}), shouldStop: hooks.shouldStop },
+  );
   stopIfAsked(run, 'rankings', round);
-  if (ranked.records.length < 2) throw new Error(`rankings: ${ranked.responses} responses in round ${round} gave only ${ranked.records.length} rankings; train SFT longer`);
+  if (ranked.records.length < 2) throw new Error(`rankings: ${ranked.summary.responses} responses in round ${round} gave only ${ranked.records.length} rankings; train SFT longer`);
   const order = epochPermutation(ranked.records.length, s.seed + round, 0);
   const held = Math.max(1, Math.round(ranked.records.length * s.reward.evalFraction));
   const heldOut = new Set(Array.from(order.slice(0, held)));
@@ -210,10 +190,10 @@ export async function rankRound(
   const summary = {
     seconds: seconds(begun),
     prompts: prompts.length,
-    responses: ranked.responses,
-    gold_score: ranked.meanScore,
-    rankings: ranked.records.length,
-    pairs: ranked.pairs,
+    responses: ranked.summary.responses,
+    gold_score: ranked.summary.meanScore,
+    rankings: ranked.summary.rankings,
+    pairs: ranked.summary.pairs,
   };
   await hooks.onStageEnd?.('rankings', round, summary, null);
   return { heldOut: ranked.records.filter((_, i) => heldOut.has(i)), summary };
@@ -233,7 +213,7 @@ export async function refitRewardModel(
   const { settings: s, hooks } = run;
   const begun = performance.now();
   const t = s.reward;
-  const built = buildRewardData({
+  const built = rewardStage.buildRewardData({
     ...commonData(run),
     evalFraction: 0,
     text: rankings.training.join('\n'),
@@ -245,39 +225,13 @@ export async function refitRewardModel(
     seed: s.seed + round - 1,
   });
   hooks.onStageStart?.('reward', round, t.steps, [...(round > 1 ? [`continuing round ${round - 1}'s reward model`] : []), ...built.report]);
-  let trained: Weights = start;
-  const last: Record<string, number> = {};
-  const log = logged(run, 'reward', round);
-  const result = await runRewardModel(
-    {
-      gpu: run.gpu,
-      ...start,
-      batchSize: t.batchSize,
-      seqLen: rankings.seqLen,
-      ...supervisedLoop(t),
-      center: 0,
-      seed: s.seed,
-      data: built,
-    },
-    {
-      ...log,
-      onLog: (m) => {
-        Object.assign(last, m);
-        log.onLog(m);
-      },
-      onEval: (step, m) => {
-        Object.assign(last, m);
-        log.onEval(step, m);
-      },
-      save: (_step, weights) => {
-        trained = weights;
-      },
-    },
-  );
+  const trained = await rewardStage.run(run.gpu, start, { ...supervisedSettings(run, t, rankings.seqLen), centerRewards: 0 }, { data: built }, logged(run, 'reward', round));
   stopIfAsked(run, 'reward', round);
-  const summary = { seconds: seconds(begun), steps: result.step, loss: result.lastLoss, accuracy: last.accuracy ?? NaN, eval_accuracy: last.eval_accuracy ?? NaN };
-  await hooks.onStageEnd?.('reward', round, summary, trained);
-  return { weights: trained, summary };
+  const r = trained.summary;
+  const last = { ...r.lastLog, ...r.lastEval };
+  const summary = { seconds: seconds(begun), steps: r.steps, loss: r.loss, accuracy: last.accuracy ?? NaN, eval_accuracy: last.eval_accuracy ?? NaN };
+  await hooks.onStageEnd?.('reward', round, summary, trained.weights);
+  return { weights: trained.weights, summary };
 }
 
 /** What PPO carries from round to round. */
@@ -314,59 +268,55 @@ export async function ppoRound(
   hooks.onStageStart?.('ppo', round, t.steps, [
     `${prompts.train.prompts.length} prompts, ${t.batchSize} per step, responses of up to ${t.responseLength} tokens; KL to SFT, β ${carry.beta.toPrecision(3)}${t.targetKl === null ? ' (fixed)' : `, steered towards KL ${t.targetKl}`}`,
   ]);
-  const next: PpoCarry = { ...carry };
-  let lastMetrics: PpoMetrics | null = null;
-  let firstScore = NaN;
-  const result = await runPpo(
+  const settings: ppoStage.Settings = {
+    // The section's settings over the stage's defaults (the schema drops the pipeline's own: value, evalPrompts).
+    ...ppoStage.defaults,
+    ...ppoStage.schema.partial().parse(t),
+    maxPromptLength: prompts.train.longest,
+    klCoef: carry.beta,
+    // Round 1 keeps the seed a one-round run always had; later rounds draw other batches.
+    seed: s.seed + (round - 1) * 7907,
+    // AdamW without weight decay at a constant learning rate, a log line every step, no checkpoint: the stage returns its weights.
+    ...ADAMW_DEFAULTS,
+    lr: t.lr,
+    weightDecay: 0,
+    lrSchedule: 'constant',
+    logEvery: 1,
+    saveEvery: 0,
+    evalEvery: prompts.curve.length > 0 ? t.evalEvery : 0,
+  };
+  const result = await ppoStage.run(
+    run.gpu,
+    carry.policy,
+    settings,
     {
-      gpu: run.gpu,
-      models: { policy: carry.policy, reward: models.reward, reference: models.sft, ...(t.value === 'carry' && carry.value ? { value: carry.value } : {}) },
-      settings: {
-        // The section's PPO settings over the defaults (the schema drops what the pipeline itself reads: steps, lr, evaluation).
-        ...PPO_DEFAULTS,
-        ...ppoSettingsSchema.partial().parse(t),
-        maxPromptLength: prompts.train.longest,
-        klCoef: carry.beta,
-        // Round 1 keeps the seed a one-round run always had; later rounds draw other batches.
-        seed: s.seed + (round - 1) * 7907,
-      },
-      optimizer: optimizer(t.lr, 0),
-      schedule: 'constant',
-      warmup: t.warmup,
-      steps: t.steps,
       prompts: prompts.train.prompts,
       eosId: run.tokenizer.eosId,
-      logEvery: 1,
-      saveEvery: 0,
-      evalEvery: prompts.curve.length > 0 ? t.evalEvery : 0,
+      reward: models.reward,
+      reference: models.sft,
+      ...(t.value === 'carry' && carry.value ? { value: carry.value } : {}),
       initialKl: carry.kl,
     },
     {
-      onStep: (m) => {
-        if (m.step === 1) firstScore = m['objective/scores'];
-        hooks.onStep?.('ppo', round, m.step, m);
-      },
-      onLog: (m) => {
-        lastMetrics = m;
-        hooks.onMetrics?.('ppo', round, m);
-      },
+      onStep: (m) => hooks.onStep?.('ppo', round, m.step, m),
+      onLog: (m) => hooks.onMetrics?.('ppo', round, m),
       evaluate: (trainer) => scoreCurvePrompts(trainer, prompts.curve, run.tokenizer, s.seed),
       onEval: (step, m) => hooks.onMetrics?.('ppo', round, { step, ...m }),
-      save: async (_step, trainer) => {
-        next.policy = { config: run.config, params: await trainer.getPolicyParameters() };
-        if (t.value === 'carry') next.value = await trainer.getValueModel();
-        next.beta = trainer.beta;
-      },
       shouldStop: hooks.shouldStop,
     },
   );
   stopIfAsked(run, 'ppo', round);
-  const m = lastMetrics as PpoMetrics | null;
-  next.kl = m?.['objective/kl'] ?? carry.kl;
+  const m = result.summary.last;
+  const next: PpoCarry = {
+    policy: result.weights,
+    value: t.value === 'carry' ? result.value : carry.value,
+    beta: result.beta,
+    kl: m?.['objective/kl'] ?? carry.kl,
+  };
   const summary = {
     seconds: seconds(begun),
-    steps: result.step,
-    first_scores: firstScore,
+    steps: result.summary.steps,
+    first_scores: result.summary.firstScores,
     scores: m?.['objective/scores'] ?? NaN,
     kl: m?.['objective/kl'] ?? NaN,
     kl_coef: next.beta,
@@ -385,23 +335,13 @@ export async function evaluateRound(
   const { settings: s, hooks } = run;
   const begun = performance.now();
   hooks.onStageStart?.('eval', round, prompts.length, [`${prompts.length} held-out prompts; round ${round}'s policy and SFT sample at temperature ${s.eval.temperature}`]);
-  const report = await comparePolicies({
-    gpu: run.gpu,
-    policy: models.policy,
-    baseline: models.sft,
-    reference: models.sft,
-    reward: models.reward,
-    tokenizer: run.tokenizer,
-    prompts,
-    maxNewTokens: s.eval.maxNewTokens,
-    temperature: s.eval.temperature,
-    topK: 0,
-    topP: 1,
-    seed: s.seed,
-    batchSize: s.eval.batchSize,
-    judge: goldJudge,
-    onProgress: (done) => hooks.onStep?.('eval', round, done, {}),
-  });
+  const { summary: report } = await evaluateStage.run(
+    run.gpu,
+    models.policy,
+    { maxNewTokens: s.eval.maxNewTokens, temperature: s.eval.temperature, topK: 0, topP: 1, seed: s.seed, batchSize: s.eval.batchSize },
+    { baseline: models.sft, reference: models.sft, reward: models.reward, tokenizer: run.tokenizer, prompts, judge: goldJudge },
+    { onProgress: (done) => hooks.onStep?.('eval', round, done, {}) },
+  );
   const gold = report.gold!;
   const summary = {
     seconds: seconds(begun),

@@ -34,7 +34,7 @@ import {
 } from './pipeline-stages.ts';
 import { tokenizePrompts } from './ppo.ts';
 import { buildPretrainData } from './pretrain.ts';
-import { buildSftData } from './sft.ts';
+import { buildSftData, defaults as sftDefaults } from './sft.ts';
 
 export { PIPELINE_PRESETS, pipelineSettingsSchema, type PipelinePresetName, type PipelineSettings } from './pipeline-settings.ts';
 export {
@@ -103,15 +103,15 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
     run,
     'pretrain',
     { config, params: initParameters(config, s.seed) },
-    buildPretrainData({ ...common, text: data.corpus, source: DATASET_FILES.corpus, batchSize: s.pretrain.batchSize, seqLen: s.pretrain.seqLen, evalBatches: 4, gradAccum: 1 }),
+    buildPretrainData({ ...common, text: data.corpus, source: DATASET_FILES.corpus, batchSize: s.pretrain.batchSize, seqLen: s.pretrain.seqLen }),
   );
-  const sftStage = await trainLanguageModel(
+  const supervised = await trainLanguageModel(
     run,
     'sft',
     pretrain.weights,
-    buildSftData({ ...common, text: data.sft, source: DATASET_FILES.sft, batchSize: s.sft.batchSize, seqLen: s.sft.seqLen, evalBatches: 4, gradAccum: 1, packing: false, maskPrompt: true }),
+    buildSftData({ ...common, text: data.sft, source: DATASET_FILES.sft, batchSize: s.sft.batchSize, seqLen: s.sft.seqLen, packing: sftDefaults.packing, maskPrompt: sftDefaults.maskPrompt }),
   );
-  const sft = sftStage.weights;
+  const sft = supervised.weights;
 
   const rankingPrompts = loadPrompts(data.rankingPrompts, DATASET_FILES.rankingPrompts).map((r) => r.prompt);
   const promptsPerRound = Math.floor(rankingPrompts.length / s.rounds);
@@ -160,7 +160,7 @@ export async function runPipeline(gpu: Gpu, s: PipelineSettings, hooks: Pipeline
   return {
     adapter: gpu.name,
     seed: s.seed,
-    stages: { pretrain: pretrain.summary, sft: sftStage.summary },
+    stages: { pretrain: pretrain.summary, sft: supervised.summary },
     rounds,
     rm_gold_accuracy: last.rm_gold_accuracy,
     gold_score_sft: gold.baseline_score,

@@ -1,6 +1,14 @@
-/** Pretraining: next-token prediction on a plain text corpus. */
+/** Pretraining: next-token prediction on a plain text corpus (the stage contract: stage.ts). */
 import { TextTokens } from '../data/text.ts';
-import type { DataInput, StageData } from './language-model.ts';
+import { runLanguageModel, type DataInput, type StageData } from './language-model.ts';
+import { TRAINED_STAGE_DEFAULTS, trainedStageSchema, type TrainedStageSettings } from './stage.ts';
+
+export const schema = trainedStageSchema;
+export type Settings = TrainedStageSettings;
+/** nanoGPT-style (TRAINING_DEFAULTS): 200 steps at 1e-3, cosine; a tenth held out. */
+export const defaults: Settings = { ...TRAINED_STAGE_DEFAULTS, steps: 200, lr: 1e-3 };
+/** Trains `from` on the corpus's batches (buildPretrainData). */
+export const run = runLanguageModel;
 
 /** Held out: the last evalFraction of the corpus. Without shuffling, batches follow llm.c's rule. */
 export interface PretrainDataOptions extends DataInput {

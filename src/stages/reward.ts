@@ -1,8 +1,10 @@
 /**
  * Reward modelling: a GPT-2 trunk (from SFT, or an earlier reward model to
  * continue on new comparisons) and a scalar head, trained on preference groups
- * with the Bradley–Terry loss; held-out accuracy as it goes.
+ * with the Bradley–Terry loss; held-out accuracy as it goes. The stage
+ * contract: stage.ts.
  */
+import { z } from 'zod';
 import { loadPreferenceRecords } from '../data/formats.ts';
 import { rewardBatches, splitGroups, tokenizePreferences, type PreferenceGroup, type RewardBatch } from '../data/preferences.ts';
 import type { Gpu } from '../gpu/gpu.ts';
@@ -10,9 +12,10 @@ import type { OptimizerState } from '../io/checkpoint.ts';
 import { SCORE_NAME } from '../io/hf-gpt2.ts';
 import { RewardModel } from '../model/reward-model.ts';
 import type { Weights } from '../model/weights.ts';
-import type { DataInput } from './language-model.ts';
 import { AdamW } from '../train/adamw.ts';
-import { loopConfigOf, trainWithCheckpoints, type SaveCheckpoint, type StageCadence, type StepMetrics, type TrainLoopResult } from '../train/loop.ts';
+import { loopConfigOf, trainWithCheckpoints } from '../train/loop.ts';
+import type { DataInput } from './language-model.ts';
+import { cadenceOf, runTrained, TRAINED_STAGE_DEFAULTS, trainedStageSchema, type StageOutcome, type TrainedStageHooks, type TrainedSummary } from './stage.ts';
 
 /** Held out: a seeded evalFraction of whole prompt groups; batchSize counts responses. */
 export type RewardDataOptions = DataInput;
@@ -57,24 +60,19 @@ export function buildRewardData(o: RewardDataOptions): RewardData {
   };
 }
 
-/** The weights to start from: a trunk, and a head when continuing a reward model (a fresh one otherwise). */
-export interface RewardRun extends Weights, StageCadence {
-  gpu: Gpu;
-  optimizerState?: OptimizerState;
-  batchSize: number;
-  seqLen: number;
-  /** reward-centering coefficient (0: off) */
-  center: number;
-  seed: number;
-  data: RewardData;
-}
+export const schema = trainedStageSchema.extend({
+  centerRewards: z.number().nonnegative().describe('add x · mean squared reward to the loss (keeps rewards near 0; 0 = off)'),
+});
+export type Settings = z.infer<typeof schema>;
+/** InstructGPT-like: a learning rate below pretraining's, no centering. */
+export const defaults: Settings = { ...TRAINED_STAGE_DEFAULTS, steps: 200, lr: 3e-4, centerRewards: 0 };
 
-export interface RewardHooks {
-  onStep?(m: StepMetrics): void;
-  onLog?(m: StepMetrics): void;
-  onEval?(step: number, m: Record<string, number>): void;
-  save?: SaveCheckpoint;
-  shouldStop?(): boolean;
+/** What the reward stage works on that is not a setting. */
+export interface RewardInput {
+  /** the comparisons in batches (buildRewardData); batchSize counts responses */
+  data: RewardData;
+  /** a resumed run's optimizer state (its step is where the run continues) */
+  optimizerState?: OptimizerState;
 }
 
 /** Comparison-weighted accuracy and loss over held-out batches. */
@@ -91,39 +89,48 @@ export async function evaluateRewardModel(rm: RewardModel, batches: readonly Rew
   return { eval_loss: loss / n, eval_accuracy: correct / n };
 }
 
-export async function runRewardModel(run: RewardRun, hooks: RewardHooks = {}): Promise<TrainLoopResult> {
-  const rm = new RewardModel(run.gpu, run.config, run.batchSize, run.seqLen);
-  rm.center = run.center;
+/**
+ * Trains a reward model from `from`: its trunk, and its head when it has one
+ * (continuing a reward model), else a fresh head seeded by settings.seed.
+ */
+export async function run(gpu: Gpu, from: Weights, settings: Settings, input: RewardInput, hooks: TrainedStageHooks = {}): Promise<StageOutcome<TrainedSummary>> {
+  const { config } = from;
+  const { data } = input;
+  const cadence = cadenceOf(settings);
+  const rm = new RewardModel(gpu, config, settings.batchSize, settings.seqLen);
+  rm.center = settings.centerRewards;
   // The head's moments are kept under its name in model.safetensors.
-  const optimizer = new AdamW(run.gpu, rm.params, run.optimizer, [...rm.gpt.params.map((p) => p.spec.name), SCORE_NAME]);
+  const optimizer = new AdamW(gpu, rm.params, cadence.optimizer, [...rm.gpt.params.map((p) => p.spec.name), SCORE_NAME]);
   try {
-    rm.setParameters(run.params, run.head ?? RewardModel.initScore(run.config, run.seed));
-    if (run.optimizerState) optimizer.setState(run.optimizerState);
-    return await trainWithCheckpoints(
-      {
-        tokensPerStep: run.batchSize * run.seqLen,
-        get stepsDone() {
-          return optimizer.step;
+    rm.setParameters(from.params, from.head ?? RewardModel.initScore(config, settings.seed));
+    if (input.optimizerState) optimizer.setState(input.optimizerState);
+    return await runTrained(from, hooks, (h) =>
+      trainWithCheckpoints(
+        {
+          tokensPerStep: settings.batchSize * settings.seqLen,
+          get stepsDone() {
+            return optimizer.step;
+          },
+          step: async (step, lr) => {
+            optimizer.lr = lr;
+            const { gradNorm, loss, ...metrics } = await rm.trainStep(data.batch(step), optimizer);
+            return { loss, gradNorm, metrics };
+          },
         },
-        step: async (step, lr) => {
-          optimizer.lr = lr;
-          const { gradNorm, loss, ...metrics } = await rm.trainStep(run.data.batch(step), optimizer);
-          return { loss, gradNorm, metrics };
+        loopConfigOf(cadence),
+        {
+          onStep: h.onStep,
+          onLog: h.onLog,
+          evaluate: data.evalBatches.length > 0 ? () => evaluateRewardModel(rm, data.evalBatches) : undefined,
+          onEval: h.onEval,
+          shouldStop: h.shouldStop,
         },
-      },
-      loopConfigOf(run),
-      {
-        onStep: hooks.onStep,
-        onLog: hooks.onLog,
-        evaluate: run.data.evalBatches.length > 0 ? () => evaluateRewardModel(rm, run.data.evalBatches) : undefined,
-        onEval: hooks.onEval,
-        shouldStop: hooks.shouldStop,
-      },
-      {
-        weights: async () => ({ config: run.config, params: await rm.gpt.getParameters(), head: await rm.getScore() }),
-        optimizer,
-        save: hooks.save,
-      },
+        {
+          weights: async () => ({ config, params: await rm.gpt.getParameters(), head: await rm.getScore() }),
+          optimizer,
+          save: h.save,
+        },
+      ),
     );
   } finally {
     optimizer.destroy();

@@ -1,8 +1,20 @@
-/** Supervised fine-tuning: demonstrations, with the loss on responses only. */
+/** Supervised fine-tuning: demonstrations, with the loss on responses only (the stage contract: stage.ts). */
+import { z } from 'zod';
 import type { ChatTemplate } from '../data/chat-template.ts';
 import { loadSftExamples } from '../data/formats.ts';
 import { sftBatches, tokenizeSft, type TokenizedSft } from '../data/sft.ts';
-import type { DataInput, StageData } from './language-model.ts';
+import { runLanguageModel, type DataInput, type StageData } from './language-model.ts';
+import { TRAINED_STAGE_DEFAULTS, trainedStageSchema } from './stage.ts';
+
+export const schema = trainedStageSchema.extend({
+  packing: z.boolean().describe('pack several examples into each sequence instead of padding each to the sequence length'),
+  maskPrompt: z.boolean().describe('the loss on the assistant\'s tokens only (off: on prompt tokens too)'),
+});
+export type Settings = z.infer<typeof schema>;
+/** A lower learning rate than pretraining's: the model already knows the language. */
+export const defaults: Settings = { ...TRAINED_STAGE_DEFAULTS, steps: 200, lr: 3e-4, packing: false, maskPrompt: true };
+/** Trains `from` on the demonstrations' batches (buildSftData). */
+export const run = runLanguageModel;
 
 /** Held out: a seeded evalFraction of whole examples. */
 export interface SftDataOptions extends DataInput {

@@ -3,7 +3,7 @@ import type { Gpu } from '../../src/gpu/gpu.ts';
 import { preset } from '../../src/model/config.ts';
 import { initParameters } from '../../src/model/params.ts';
 import { RewardModel } from '../../src/model/reward-model.ts';
-import { comparePolicies } from '../../src/stages/evaluate.ts';
+import * as evaluateStage from '../../src/stages/evaluate.ts';
 import { goldScore, makePrompts, chatPrompt, parseTaskPrompt } from '../../src/task/index.ts';
 import { createTokenizer } from '../../src/tokenizer/index.ts';
 import { testGpu } from '../helpers.ts';
@@ -21,22 +21,14 @@ describe('policy comparison', () => {
     const rm = { config, params: initParameters(config, 2), head: RewardModel.initScore(config, 2) };
     const prompts = makePrompts(4, 6).map((p) => chatPrompt(p.question));
     const judge = (prompt: string, response: string) => goldScore(parseTaskPrompt(prompt)!, response);
-    const report = await comparePolicies({
+    const { weights, summary: report } = await evaluateStage.run(
       gpu,
       policy,
-      baseline: policy,
-      reference: policy,
-      reward: rm,
-      tokenizer: createTokenizer('bytes'),
-      prompts,
-      maxNewTokens: 8,
-      temperature: 0.7,
-      topK: 0,
-      topP: 1,
-      seed: 3,
-      batchSize: 4,
-      judge,
-    });
+      { ...evaluateStage.defaults, maxNewTokens: 8, temperature: 0.7, topK: 0, topP: 1, seed: 3, batchSize: 4 },
+      { baseline: policy, reference: policy, reward: rm, tokenizer: createTokenizer('bytes'), prompts, judge },
+    );
+    // Evaluation trains nothing.
+    expect(weights).toBe(policy);
     expect(report.prompts).toBe(6);
     expect(report.samples).toHaveLength(6);
     // The same weights and seed give the same responses: every comparison is a tie.

@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { loadPrompts, loadSftExamples } from '../../data/formats.ts';
 import { headFrom } from '../../io/checkpoint.ts';
-import { comparePolicies } from '../../stages/evaluate.ts';
+import * as evaluateStage from '../../stages/evaluate.ts';
 import { goldJudge, parseTaskPrompt } from '../../task/index.ts';
 import { sftBatches, tokenizeSft } from '../../data/sft.ts';
 import { noSftExamplesLeft } from '../../stages/sft.ts';
@@ -15,12 +15,14 @@ import { TextTokens } from '../../data/text.ts';
 import { requestCommandGpu } from '../autotune-cache.ts';
 import { GPT, type Batch } from '../../model/gpt.ts';
 import { addSchemaOptions, number, resolveOptions } from '../options.ts';
-import { SAMPLING_DEFAULTS, samplingSettingsSchema } from '../../model/sampling-settings.ts';
 import { Progress } from '../progress.ts';
 import { loadModel, readInputFile } from '../run-dir.ts';
 import { resolveTokenizer } from '../tokenizer-choice.ts';
 import { terminalSafe } from '../terminal-text.ts';
 import { formatTable } from '../text-table.ts';
+
+/** The evaluation stage's sampling settings; its batchSize is the command's own --batch-size (also the loss's batches). */
+const sampling = evaluateStage.schema.omit({ batchSize: true });
 
 const schema = z.strictObject({
   init: z.string().min(1).optional(),
@@ -29,7 +31,7 @@ const schema = z.strictObject({
   rewardModel: z.string().min(1).optional(),
   reference: z.string().min(1).optional(),
   samples: z.string().min(1).optional(),
-  ...samplingSettingsSchema.shape,
+  ...sampling.shape,
   data: z.string().min(1),
   tokenizer: z.enum(['bytes', 'gpt2']).optional(),
   batchSize: z.number().int().positive(),
@@ -56,7 +58,7 @@ export function registerEval(program: Command): void {
     .option('--batch-size <n>', 'sequences per batch', number, 8)
     .option('--seq-len <n>', 'tokens per sequence', number, 64)
     .option('--json', 'print the result as JSON', false);
-  addSchemaOptions(cmd, samplingSettingsSchema, { ...SAMPLING_DEFAULTS, maxNewTokens: 32, temperature: 0.7 });
+  addSchemaOptions(cmd, sampling, evaluateStage.defaults);
   cmd.action(async () => {
     const o = resolveOptions(cmd, schema);
     if (o.policy) {
@@ -134,23 +136,13 @@ async function compare(o: z.infer<typeof schema>): Promise<void> {
   const progress = new Progress('eval', prompts.length);
   let report;
   try {
-    report = await comparePolicies({
+    ({ summary: report } = await evaluateStage.run(
       gpu,
       policy,
-      baseline,
-      reference,
-      reward: rm,
-      tokenizer,
-      prompts,
-      maxNewTokens: o.maxNewTokens,
-      temperature: o.temperature,
-      topK: o.topK,
-      topP: o.topP,
-      seed: o.seed,
-      batchSize: o.batchSize,
-      onProgress: (done) => progress.update(done, {}),
-      judge: builtinJudge(prompts),
-    });
+      { maxNewTokens: o.maxNewTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed, batchSize: o.batchSize },
+      { baseline, reference, reward: rm, tokenizer, prompts, judge: builtinJudge(prompts) },
+      { onProgress: (done) => progress.update(done, {}) },
+    ));
   } finally {
     progress.stop();
     gpu.destroy();

@@ -9,11 +9,12 @@ import { planBatch } from '../../model/activations.ts';
 import type { GPTConfig } from '../../model/config.ts';
 import type { Batch } from '../../model/gpt.ts';
 import { withCommandRun } from '../command-run.ts';
-import { PPO_DEFAULTS, ppoSettingsSchema } from '../../train/ppo-settings.ts';
+import { OPTIMIZER_SETTINGS } from '../../train/training-settings.ts';
 import { headFrom } from '../../io/checkpoint.ts';
 import type { Weights } from '../../model/weights.ts';
-import { runPpo, tokenizePrompts } from '../../stages/ppo.ts';
-import { addOptimizerOptions, addSchemaOptions, number, optimizerConfig, optimizerOptionsShape, resolveOptions } from '../options.ts';
+import { defaults, run as runPpo, schema as ppoSchema, tokenizePrompts } from '../../stages/ppo.ts';
+import { LOOP_SETTINGS } from '../../stages/stage.ts';
+import { addSchemaOptions, number, resolveOptions } from '../options.ts';
 import { resolveTokenizer, resumedTokenizer } from '../tokenizer-choice.ts';
 import { checkResume } from '../training-run.ts';
 import {
@@ -32,22 +33,26 @@ import {
 } from '../run-dir.ts';
 
 const positiveInt = z.number().int().positive();
+// The stage's settings (ppoSchema, defaults), in the order the help lists them.
+const stepsSettings = ppoSchema.pick({ steps: true });
 /** The PPO settings a command line sets: all of the core's but the two the command derives (from its prompts and its tokenizer). */
-const commandPpoSettings = ppoSettingsSchema.omit({ maxPromptLength: true, vocabLimit: true });
+const commandPpoSettings = ppoSchema.omit({ ...LOOP_SETTINGS, maxPromptLength: true, vocabLimit: true });
+const cadenceSettings = ppoSchema.pick({ logEvery: true, saveEvery: true });
+// One AdamW and one gradient clip over policy and value together, as TRL.
+const optimizerSettings = ppoSchema.pick(OPTIMIZER_SETTINGS);
 const schema = z.strictObject({
   init: z.string().min(1),
   rewardModel: z.string().min(1),
   data: z.string().min(1),
   out: z.string().min(1),
   tokenizer: z.enum(['bytes', 'gpt2']).optional(),
-  steps: positiveInt,
-  maxPromptLength: positiveInt.optional(),
+  ...stepsSettings.shape,
+  maxPromptLength: ppoSchema.shape.maxPromptLength.optional(),
   ...commandPpoSettings.shape,
   ptxData: z.string().min(1).optional(),
   ptxBatchSize: positiveInt.optional(),
-  ...optimizerOptionsShape,
-  logEvery: positiveInt,
-  saveEvery: z.number().int().nonnegative(),
+  ...optimizerSettings.shape,
+  ...cadenceSettings.shape,
   resume: z.boolean(),
 });
 
@@ -60,17 +65,17 @@ export function registerPpo(program: Command): void {
     .requiredOption('--reward-model <dir>', 'the reward model run (frozen); the value model starts from it')
     .requiredOption('--data <file>', 'prompts, JSONL {"prompt": …}')
     .option('--out <dir>', 'run directory for the policy (value model in <out>/value)', 'runs/ppo')
-    .addOption(new Option('--tokenizer <name>', 'tokenizer (default: the one the SFT run and the reward model record; for a folder without a record, a guess from its vocabulary)').choices(['bytes', 'gpt2']))
-    .option('--steps <n>', 'PPO steps (rollout batches)', number, 100)
-    .option('--max-prompt-length <n>', 'longer prompts are skipped (default: the longest that fits the context)', number);
-  addSchemaOptions(cmd, commandPpoSettings, PPO_DEFAULTS)
+    .addOption(new Option('--tokenizer <name>', 'tokenizer (default: the one the SFT run and the reward model record; for a folder without a record, a guess from its vocabulary)').choices(['bytes', 'gpt2']));
+  addSchemaOptions(cmd, stepsSettings, defaults).option('--max-prompt-length <n>', 'longer prompts are skipped (default: the longest that fits the context)', number);
+  addSchemaOptions(cmd, commandPpoSettings, defaults)
     .option('--ptx-data <file>', 'plain text for the PPO-ptx pretraining loss (--ptx-coef)')
-    .option('--ptx-batch-size <n>', 'sequences of --ptx-data per PPO step (default: --batch-size)', number)
-    .option('--log-every <n>', 'log metrics every n PPO steps', number, 1)
-    .option('--save-every <n>', 'checkpoint every n steps (0 = at the end only)', number, 0)
-    .option('--resume', 'continue the run in --out from its last checkpoint (policy, value model, optimizer, KL coefficient), as if never stopped', false);
-  // One AdamW and one gradient clip over policy and value together, as TRL.
-  addOptimizerOptions(cmd, { lr: 1e-4, lrHelp: 'learning rate (TRL: 3e-6 for large models; small ones want more)', lrSchedule: 'constant', weightDecay: 0 });
+    .option('--ptx-batch-size <n>', 'sequences of --ptx-data per PPO step (default: --batch-size)', number);
+  addSchemaOptions(cmd, cadenceSettings, defaults).option(
+    '--resume',
+    'continue the run in --out from its last checkpoint (policy, value model, optimizer, KL coefficient), as if never stopped',
+    false,
+  );
+  addSchemaOptions(cmd, optimizerSettings, defaults, { lr: 'learning rate (TRL: 3e-6 for large models; small ones want more)' });
   cmd.action(async () => {
     let o = resolveOptions(cmd, schema);
     // Everything is checked before the first write, so that a refused start can be run again as it is.
@@ -154,28 +159,20 @@ export function registerPpo(program: Command): void {
       },
       async ({ gpu, shouldStop, progress: startProgress }) => {
         const progress = startProgress('ppo', o.steps, resume?.trainer.step ?? 0);
-        const result = await runPpo(
+        const { summary: result } = await runPpo(
+          gpu,
+          resumed?.policy ?? sft,
+          // The schema keeps the stage's settings of the command's options and drops the rest; no evaluation (the command has none).
+          // A padded vocabulary's ids beyond the tokenizer's are never sampled.
+          ppoSchema.parse({ ...o, maxPromptLength: data.longest, vocabLimit: tokenizer.vocabSize, evalEvery: defaults.evalEvery }),
           {
-            gpu,
-            models: {
-              policy: resumed?.policy ?? sft,
-              reference: sft,
-              value: resumed?.value,
-              reward: rm,
-              ptxBatch,
-              ptxBatchSize: o.ptxBatchSize ?? o.batchSize,
-            },
-            // The schema keeps the PPO settings of the command's options and drops the rest.
-            // A padded vocabulary's ids beyond the tokenizer's are never sampled.
-            settings: ppoSettingsSchema.parse({ ...o, maxPromptLength: data.longest, vocabLimit: tokenizer.vocabSize }),
-            optimizer: optimizerConfig(o),
-            schedule: o.lrSchedule,
-            warmup: o.warmup,
-            steps: o.steps,
             prompts: data.prompts,
             eosId: tokenizer.eosId,
-            logEvery: o.logEvery,
-            saveEvery: o.saveEvery,
+            reference: sft,
+            value: resumed?.value,
+            reward: rm,
+            ptxBatch,
+            ptxBatchSize: o.ptxBatchSize ?? o.batchSize,
             start: resume && resumed ? { step: resume.trainer.step, state: { optimizer: resume.optimizer, beta: resumed.klCoef } } : undefined,
           },
           {
@@ -203,7 +200,7 @@ export function registerPpo(program: Command): void {
         progress.stop();
         const last = result.last;
         console.log(
-          `ppo: ${result.stopped ? 'stopped' : 'done'} after ${result.step} steps` +
+          `ppo: ${result.stopped ? 'stopped' : 'done'} after ${result.steps} steps` +
             (last ? `; scores ${last['objective/scores'].toFixed(4)}, kl ${last['objective/kl'].toFixed(4)}` : '') +
             `; wrote ${o.out}`,
         );
