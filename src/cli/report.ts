@@ -34,8 +34,12 @@ interface Chart {
   y?: string;
 }
 
-/** Lines of later rounds: the same hue, darker. */
-const ROUND_SHADES = ['', '#0b3d91', '#7a1f1f', '#2f5f2f', '#5a3d7a'];
+/**
+ * A chart with several rounds gives each round a colour of its own, and tells
+ * the series of a round apart by style: the second and later lines dashed,
+ * points filled or hollow (as the chart's own series already are).
+ */
+const ROUND_COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#8c564b', '#e377c2'];
 
 const CHARTS: Chart[] = [
   { title: 'Pretraining: loss per token', stage: 'pretrain', series: [{ key: 'loss', label: 'loss', color: '#1f77b4' }, { key: 'eval_loss', label: 'eval loss', color: '#ff7f0e' }] },
@@ -85,9 +89,10 @@ function chartData(chart: Chart, metrics: MetricsByStage): { series: Series[]; d
   for (const round of rounds) {
     const byX = new Map<number, Record<string, number>>();
     for (const r of records) if (r.round === round) byX.set(xOf(r), { ...byX.get(xOf(r)), ...r });
-    for (const s of chart.series) {
-      const color = rounds.length > 1 && round > 1 ? (ROUND_SHADES[round % ROUND_SHADES.length] || s.color) : s.color;
-      series.push({ ...s, color, label: rounds.length > 1 ? `${s.label}, round ${round}` : s.label });
+    for (const [i, s] of chart.series.entries()) {
+      const dash = s.dash ?? (i > 0 ? [6, 4] : undefined);
+      const color = ROUND_COLOURS[(round - 1) % ROUND_COLOURS.length]!;
+      series.push(rounds.length === 1 ? s : { ...s, ...(dash ? { dash } : {}), color, label: `${s.label}, round ${round}` });
       columns.push(xs.map((x) => byX.get(x)?.[s.key] ?? null));
     }
   }
@@ -177,6 +182,8 @@ ${table(['prompt', 'SFT', 'PPO'], samples)}
 <script>${js}</script>
 <script>
 const charts = ${inlineJson(charts)};
+// A point chart's right-axis series is hollow.
+const pointFill = (s) => (s.scale ? '#fff' : s.color);
 for (const c of charts) {
   const box = document.createElement('div');
   document.getElementById('charts').append(box);
@@ -187,7 +194,18 @@ for (const c of charts) {
     scales: { x: { time: false } },
     // uPlot takes a key set to undefined as given (a series or axis then loses its scale): only defined keys.
     axes: [{ label: c.x ? c.x.label : 'step' }, c.y ? { scale: 'y', label: c.y } : { scale: 'y' }, ...(right ? [{ scale: right.scale, side: 1, label: right.axisLabel || '', grid: { show: false } }] : [])],
-    series: [{ label: c.x ? c.x.label : 'step' }, ...c.series.map((s) => Object.assign({ label: s.label, stroke: s.color, width: 2, spanGaps: true, scale: s.scale || 'y' }, s.dash ? { dash: s.dash } : {}, c.x ? { paths: () => null, points: { show: true, size: 7, fill: s.scale ? '#fff' : s.color } } : {}))],
+    series: [{ label: c.x ? c.x.label : 'step' }, ...c.series.map((s) => Object.assign({ label: s.label, stroke: s.color, width: 2, spanGaps: true, scale: s.scale || 'y' }, s.dash ? { dash: s.dash } : {}, c.x ? { paths: () => null, points: { show: true, size: 7, fill: pointFill(s) } } : {}))],
+    // The legend's markers in the series' style too: dashed for a dashed line (or hollow points), filled for filled points.
+    // (uPlot replaces the whole markers object, so every key is given.)
+    legend: {
+      markers: {
+        show: true,
+        width: 2,
+        stroke: (u, i) => (c.series[i - 1] ? c.series[i - 1].color : '#222'),
+        dash: (u, i) => (c.series[i - 1] && c.series[i - 1].dash ? 'dashed' : 'solid'),
+        fill: (u, i) => (c.x && c.series[i - 1] ? pointFill(c.series[i - 1]) : 'transparent'),
+      },
+    },
   }, c.data, box);
 }
 </script>
