@@ -17,7 +17,9 @@ const server = await createServer({
   root,
   configFile: false,
   logLevel: 'error',
-  server: { hmr: false, watch: null },
+  // Middleware mode: no HTTP server, and none of the dev server's own SIGTERM
+  // handling (it would exit at once, where the CLI stops at the next step and saves).
+  server: { middlewareMode: true, hmr: false, watch: null },
   optimizeDeps: { noDiscovery: true, include: undefined },
 });
 const node = new ViteNodeServer(server);

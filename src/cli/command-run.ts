@@ -3,7 +3,7 @@
  * its work: take the GPU (logging its adapter under the command's prefix),
  * run the checks and first writes that must fail before anything else
  * (`setUp`: the device is checked before the first file is written), then
- * turn Ctrl-C into a stop flag, show progress bars, and always hand the
+ * turn Ctrl-C and SIGTERM into a stop flag, show progress bars, and always hand the
  * signals and the GPU back.
  */
 import { requestCommandGpu } from './autotune-cache.ts';
@@ -21,8 +21,6 @@ export interface CommandRun {
 export interface CommandRunOptions {
   /** the prefix of the adapter's log line (`<prefix>: adapter …`) */
   prefix: string;
-  /** the signals that request a stop (default: SIGINT and SIGTERM) */
-  signals?: readonly NodeJS.Signals[];
   /** Runs on the new GPU before any signal is caught; a throw destroys the GPU. */
   setUp?: (gpu: Gpu) => void;
 }
@@ -39,7 +37,8 @@ export async function withCommandRun<T>(options: CommandRunOptions, run: (ctx: C
   const onSignal = () => {
     stopRequested = true;
   };
-  const signals = options.signals ?? ['SIGINT', 'SIGTERM'];
+  // Ctrl-C, and the TERM a job scheduler or `kill` sends: either stops at the next step with a checkpoint.
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
   for (const s of signals) process.once(s, onSignal);
   let current: Progress | null = null;
   try {

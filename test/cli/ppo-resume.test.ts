@@ -1,7 +1,7 @@
 /**
  * `ppo --resume`: a killed PPO run, resumed, ends on the same policy, value
  * model, optimizer state and metrics, bit for bit, as a run never
- * interrupted; a crash inside a save (policy and value model are one
+ * interrupted; so does one stopped by SIGTERM (a checkpoint, exit code 130); a crash inside a save (policy and value model are one
  * transaction) resumes just as well; and a resume that would not continue
  * the same run is refused, naming why.
  */
@@ -81,6 +81,30 @@ describe('ppo --resume', () => {
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stdout).toContain(`resumed at step ${stoppedAt} of ${killed}`);
     expectSameRun(killed);
+  });
+
+  it('stops on SIGTERM at the next step with a checkpoint, exits 130, and resumes to the same end', async () => {
+    const stopped = join(tempDir(), 'stopped');
+    const child = cliProcess([...common, '--out', stopped]);
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const stateFile = join(stopped, 'trainer_state.json');
+    const poll = setInterval(() => {
+      if (existsSync(stateFile)) {
+        clearInterval(poll);
+        child.kill('SIGTERM');
+      }
+    }, 5);
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    clearInterval(poll);
+    // Stopped, not killed: the signal became a stop between steps, with a checkpoint at that step.
+    expect(code, stdout).toBe(130);
+    const step = loadResumeState(stopped)!.trainer.step;
+    expect(stdout).toContain(`ppo: stopped after ${step} steps`);
+    expect(step).toBeLessThan(STEPS);
+    const resumed = cli([...common, '--out', stopped, '--resume']);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expectSameRun(stopped);
   });
 
   it('resumes a run killed in the middle of a save (policy moved into place, value model not yet) to the same end', () => {

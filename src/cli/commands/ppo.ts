@@ -143,7 +143,6 @@ export function registerPpo(program: Command): void {
     await withCommandRun(
       {
         prefix: 'ppo',
-        signals: ['SIGINT'],
         setUp: (gpu) => {
           // What the device cannot hold stops here, before any file is written.
           planBatch(gpu, sft.config, 1, data.longest + o.responseLength);
