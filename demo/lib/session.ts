@@ -6,7 +6,6 @@
  * in the browser's storage. Elements listen for 'change' and render from it.
  */
 import {
-  ADAMW_DEFAULTS,
   BYTES_VOCAB,
   GPT,
   Generator,
@@ -580,9 +579,7 @@ export class Session extends EventTarget {
         ...ppoStage.defaults,
         ...ppoSettingsSchema.partial().parse(s),
         maxPromptLength: prompts.longest,
-        ...ADAMW_DEFAULTS,
         lr: s.lr,
-        weightDecay: 0,
         lrSchedule: s.schedule,
         warmup: s.warmup,
         steps: s.steps,

@@ -75,15 +75,16 @@ export function addSchemaOptions<S extends z.ZodObject>(cmd: Command, schema: S,
     const type = types.find((t) => t !== 'null');
     const text = help[key] ?? property.description ?? '';
     const fallback = (defaults as Record<string, unknown>)[key];
+    // A switch that is on by default is turned off (--no-shuffle); commander then defaults it to true itself.
+    const negated = type === 'boolean' && fallback === true;
     let option: Option;
-    // A switch that is on by default is turned off: --no-shuffle.
-    if (type === 'boolean') option = new Option(`--${fallback === true ? 'no-' : ''}${kebab(key)}`, text);
+    if (type === 'boolean') option = new Option(`--${negated ? 'no-' : ''}${kebab(key)}`, text);
     else if (choices) option = new Option(`--${kebab(key)} <name>`, text).choices(choices);
     else if (type === 'number' || type === 'integer') option = new Option(`--${kebab(key)} <${type === 'integer' ? 'n' : 'x'}>`, text).argParser(number);
     else option = new Option(`--${kebab(key)} <value>`, text);
     // An unset nullable setting is null (what the schema and the core expect), shown as "none" in the help.
     if (fallback === null || (fallback === undefined && nullable)) option.default(null, 'none');
-    else if (fallback !== undefined && option.long !== `--no-${kebab(key)}`) option.default(fallback);
+    else if (fallback !== undefined && !negated) option.default(fallback);
     cmd.addOption(option);
   }
   return cmd;

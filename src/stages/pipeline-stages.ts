@@ -14,7 +14,6 @@ import { epochPermutation } from '../data/permutation.ts';
 import { goldJudge, goldRankingRecord } from '../task/labeler.ts';
 import { parseTaskPrompt } from '../task/datasets.ts';
 import type { BytesTokenizer } from '../tokenizer/bytes.ts';
-import { ADAMW_DEFAULTS } from '../train/adamw.ts';
 import type { StepMetrics } from '../train/loop.ts';
 import type { PpoTrainer } from '../train/ppo-trainer.ts';
 import * as evaluateStage from './evaluate.ts';
@@ -276,13 +275,8 @@ export async function ppoRound(
     klCoef: carry.beta,
     // Round 1 keeps the seed a one-round run always had; later rounds draw other batches.
     seed: s.seed + (round - 1) * 7907,
-    // AdamW without weight decay at a constant learning rate, a log line every step, no checkpoint: the stage returns its weights.
-    ...ADAMW_DEFAULTS,
-    lr: t.lr,
-    weightDecay: 0,
-    lrSchedule: 'constant',
+    // A metrics record every step, for the report's curves (the stage returns its weights: no checkpoint hook).
     logEvery: 1,
-    saveEvery: 0,
     evalEvery: prompts.curve.length > 0 ? t.evalEvery : 0,
   };
   const result = await ppoStage.run(

@@ -21,7 +21,7 @@
 import { z } from 'zod';
 import type { Weights } from '../model/weights.ts';
 import type { SaveCheckpoint, StageCadence, StepMetrics } from '../train/loop.ts';
-import { TRAINING_DEFAULTS, trainingSettingsSchema, type TrainingSettings } from '../train/training-settings.ts';
+import { OPTIMIZER_SETTINGS, TRAINING_DEFAULTS, trainingSettingsSchema, type TrainingSettings } from '../train/training-settings.ts';
 
 export interface StageOutcome<Summary> {
   weights: Weights;
@@ -71,7 +71,7 @@ export type TrainedStageSettings = z.infer<typeof trainedStageSchema>;
 export const TRAINED_STAGE_DEFAULTS: TrainedStageSettings = { ...TRAINING_DEFAULTS, ...DATA_DEFAULTS };
 
 /** The settings cadenceOf reads: the loop's length, optimizer and cadence (a stage whose batches are not the trained stages', PPO, picks these). */
-export const LOOP_SETTINGS = { steps: true, lr: true, lrSchedule: true, warmup: true, beta1: true, beta2: true, eps: true, weightDecay: true, gradClip: true, logEvery: true, saveEvery: true, evalEvery: true } as const;
+export const LOOP_SETTINGS = { ...OPTIMIZER_SETTINGS, steps: true, logEvery: true, saveEvery: true, evalEvery: true } as const;
 
 /** A stage's loop cadence and optimizer, from its settings. */
 export function cadenceOf(s: Pick<TrainingSettings, keyof typeof LOOP_SETTINGS>): StageCadence {
